@@ -1,0 +1,3 @@
+from videossl.cli import main
+
+raise SystemExit(main())

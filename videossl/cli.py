@@ -1,0 +1,17 @@
+"""``videossl`` console script: one sub-command per module (see ``videossl.clitools``)."""
+
+from __future__ import annotations
+
+from videossl.clitools import run_cli
+
+# command name -> module defining ``register(subparsers)``
+COMMANDS: dict[str, str] = {
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli("videossl", "Video representation learning: extraction, training, zero-shot.", COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
