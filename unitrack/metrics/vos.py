@@ -1,0 +1,149 @@
+"""Video object segmentation: DAVIS-2017 region similarity J and boundary F-measure (semi-supervised).
+
+Follows ``davis2017-evaluation`` (``davis2017/metrics.py`` and ``evaluation.py``):
+
+* masks are indexed label maps, 0 = background, 255 = void (excluded from J and F); the number of
+  objects of a sequence is the largest label of its first ground-truth frame; a label in a
+  prediction above that number is an error in the official tool and is ignored here;
+* the first and the last frame are not scored;
+* ``J = |P ∩ G| / |P ∪ G|`` on non-void pixels, 1 when both are empty;
+* ``F``: boundaries by ``seg2bmap`` (1-px boundary, offset half a pixel towards the origin), each
+  dilated with a disk of radius ``ceil(0.008 × ‖(H, W)‖)`` px (``cv2.dilate``), precision = fraction
+  of predicted boundary pixels near the ground-truth boundary, recall the converse, ``F = 2PR/(P+R)``
+  (P = R = 1 when both boundaries are empty; P = 1, R = 0 with no predicted boundary; P = 0, R = 1
+  with no ground-truth boundary);
+* per object: mean over its scored frames; dataset ``J_mean`` / ``F_mean``: mean over all objects of
+  all sequences (not over sequences); ``JF_mean = (J_mean + F_mean) / 2``. ``per_sequence`` holds
+  the same figures over that sequence's objects.
+
+Missing prediction frames count as all background (the official tool stops with an error).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+BOUND_TH = 0.008
+VOID = 255
+
+
+def seg2bmap(seg: np.ndarray) -> np.ndarray:
+    """1-px boundary map of a binary mask (D. Martin's ``seg2bmap``, as in the DAVIS toolkit)."""
+    seg = np.asarray(seg).astype(bool)
+    e = np.zeros_like(seg)
+    s = np.zeros_like(seg)
+    se = np.zeros_like(seg)
+    e[:, :-1] = seg[:, 1:]
+    s[:-1, :] = seg[1:, :]
+    se[:-1, :-1] = seg[1:, 1:]
+    b = seg ^ e | seg ^ s | seg ^ se
+    b[-1, :] = seg[-1, :] ^ e[-1, :]
+    b[:, -1] = seg[:, -1] ^ s[:, -1]
+    b[-1, -1] = 0
+    return b
+
+
+def disk(radius: int) -> np.ndarray:
+    """``skimage.morphology.disk``: the uint8 structuring element ``x² + y² <= r²``."""
+    r = np.arange(-radius, radius + 1)
+    x, y = np.meshgrid(r, r)
+    return (x**2 + y**2 <= radius**2).astype(np.uint8)
+
+
+def bound_pixels(shape: tuple[int, int], bound_th: float = BOUND_TH) -> int:
+    """Boundary tolerance in pixels: ``bound_th`` itself if >= 1, else ``ceil(bound_th × diagonal)``."""
+    return int(bound_th) if bound_th >= 1 else int(math.ceil(bound_th * math.hypot(*shape[:2])))
+
+
+def jaccard(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None) -> float:
+    """Region similarity of one frame's binary masks (DAVIS ``db_eval_iou``)."""
+    gt = np.asarray(gt, bool)
+    pred = np.asarray(pred, bool)
+    if void is not None:
+        keep = ~np.asarray(void, bool)
+        gt, pred = gt & keep, pred & keep
+    inter = np.count_nonzero(gt & pred)
+    union = np.count_nonzero(gt | pred)
+    return 1.0 if union == 0 else inter / union
+
+
+def f_boundary(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None, bound_th: float = BOUND_TH) -> float:
+    """Boundary F-measure of one frame's binary masks (DAVIS ``f_measure``)."""
+    gt = np.asarray(gt, bool)
+    pred = np.asarray(pred, bool)
+    if void is not None:
+        keep = ~np.asarray(void, bool)
+        gt, pred = gt & keep, pred & keep
+    fg_b = seg2bmap(pred)
+    gt_b = seg2bmap(gt)
+    n_fg = int(np.count_nonzero(fg_b))
+    n_gt = int(np.count_nonzero(gt_b))
+    if n_fg == 0 or n_gt == 0:
+        precision = 1.0 if n_fg == 0 else 0.0
+        recall = 1.0 if n_gt == 0 else 0.0
+    else:
+        se = disk(bound_pixels(gt.shape, bound_th))
+        fg_dil = cv2.dilate(fg_b.astype(np.uint8), se).astype(bool)
+        gt_dil = cv2.dilate(gt_b.astype(np.uint8), se).astype(bool)
+        precision = np.count_nonzero(fg_b & gt_dil) / n_fg
+        recall = np.count_nonzero(gt_b & fg_dil) / n_gt
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def sequence_scores(gt: np.ndarray, pred: np.ndarray, num_objects: int | None = None,
+                    skip_first_last: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Per-object, per-scored-frame J and F of one sequence.
+
+    ``gt``, ``pred``: ``[T, H, W]`` integer label maps (255 in ``gt`` = void). Returns two
+    ``[num_objects, T']`` arrays (``T' = T - 2`` with the DAVIS protocol).
+    """
+    gt = np.asarray(gt)
+    pred = np.asarray(pred)
+    if gt.shape != pred.shape:
+        raise ValueError(f"prediction shape {pred.shape} differs from ground truth {gt.shape}")
+    if num_objects is None:
+        first = gt[0][gt[0] != VOID] if len(gt) else np.zeros(0)
+        num_objects = int(first.max()) if first.size else 0
+    frames = range(1, len(gt) - 1) if skip_first_last else range(len(gt))
+    J = np.zeros((num_objects, len(frames)))
+    F = np.zeros((num_objects, len(frames)))
+    for col, t in enumerate(frames):
+        void = gt[t] == VOID
+        for k in range(num_objects):
+            g, p = gt[t] == k + 1, pred[t] == k + 1
+            J[k, col] = jaccard(g, p, void)
+            F[k, col] = f_boundary(g, p, void)
+    return J, F
+
+
+def summarize(per_object: list[tuple[float, float]]) -> dict[str, float]:
+    """``{"J_mean", "F_mean", "JF_mean"}`` from per-object ``(mean J, mean F)`` pairs (0 when empty)."""
+    if not per_object:
+        return {"J_mean": 0.0, "F_mean": 0.0, "JF_mean": 0.0}
+    j = float(np.mean([o[0] for o in per_object]))
+    f = float(np.mean([o[1] for o in per_object]))
+    return {"J_mean": j, "F_mean": f, "JF_mean": (j + f) / 2}
+
+
+def object_means(J: np.ndarray, F: np.ndarray) -> list[tuple[float, float]]:
+    """Per-object means over frames (``np.nanmean`` as DAVIS; an object with no scored frame gets 0)."""
+    out = []
+    for j, f in zip(J, F):
+        out.append((float(np.mean(j)) if j.size else 0.0, float(np.mean(f)) if f.size else 0.0))
+    return out
+
+
+def evaluate_arrays(gt: dict[str, np.ndarray], pred: dict[str, np.ndarray]) -> dict:
+    """``{"overall", "per_sequence"}`` from ``{seq: [T,H,W] labels}``; absent predictions = background."""
+    per_seq, all_objects = {}, []
+    for seq, g in gt.items():
+        p = pred.get(seq)
+        if p is None:
+            p = np.zeros_like(g)
+        objs = object_means(*sequence_scores(g, p))
+        per_seq[seq] = summarize(objs)
+        all_objects += objs
+    return {"overall": summarize(all_objects), "per_sequence": per_seq}
