@@ -1,0 +1,152 @@
+"""MOT/MOTS association heads: Kalman numbers by hand, matching, life cycle, crossing, bad input, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from unitrack.heads.association import matching
+from unitrack.heads.association.kalman import CHI2INV95, KalmanFilter, tlwh_to_xyah, xyah_to_tlwh
+from unitrack.heads.association.tracker import (CONFIRMED, LOST, TENTATIVE, AssociationTracker, Detections,
+                                                TrackerConfig)
+
+OPEN = TrackerConfig(min_box_area=0, max_aspect=None)
+
+
+# -- Kalman filter ---------------------------------------------------------------------------
+def test_kalman_initiate_predict_update_by_hand():
+    kf = KalmanFilter()
+    mean, cov = kf.initiate(np.array([[100.0, 200.0, 0.5, 100.0]]))
+    # std: position 2 * h / 20 = 10, velocity 10 * h / 160 = 6.25, aspect 1e-2 / 1e-5
+    assert np.allclose(np.sqrt(np.diag(cov[0])), [10, 10, 1e-2, 10, 6.25, 6.25, 1e-5, 6.25])
+    mean, cov = kf.predict(mean, cov)
+    # P_xx = 100 + 6.25^2 (velocity) + 5^2 (process noise h / 20) = 164.0625
+    assert cov[0, 0, 0] == pytest.approx(164.0625)
+    assert cov[0, 0, 4] == pytest.approx(39.0625)
+    mean, cov = kf.update(mean, cov, np.array([[102.0, 200.0, 0.5, 100.0]]))
+    # S = 164.0625 + 25 (measurement noise), gain 164.0625 / 189.0625 on x, 39.0625 / 189.0625 on vx
+    assert mean[0, 0] == pytest.approx(100 + 2 * 164.0625 / 189.0625)
+    assert mean[0, 4] == pytest.approx(2 * 39.0625 / 189.0625)
+    assert cov[0, 0, 0] == pytest.approx(164.0625 - 164.0625**2 / 189.0625)
+
+
+def test_kalman_vectorised_and_gating():
+    kf = KalmanFilter()
+    z = np.array([[100.0, 200.0, 0.5, 100.0], [400.0, 300.0, 0.4, 50.0]])
+    m, c = kf.predict(*kf.initiate(z))
+    m1, c1 = kf.predict(*kf.initiate(z[1:]))
+    assert np.allclose(m[1], m1[0]) and np.allclose(c[1], c1[0])  # rows independent
+    d = kf.gating_distance(m[:1], c[:1], np.array([[110.0, 200.0, 0.5, 100.0]]))
+    assert d[0, 0] == pytest.approx(100 / 189.0625)  # only x differs by 10
+    assert CHI2INV95[4] == pytest.approx(9.4877)
+    assert np.allclose(xyah_to_tlwh(tlwh_to_xyah([[10, 20, 30, 60]])), [[10, 20, 30, 60]])
+
+
+# -- matching --------------------------------------------------------------------------------
+def test_linear_assignment_hand_case():
+    cost = np.array([[0.1, 0.9], [0.2, 0.3], [0.9, np.inf]])
+    m, ur, uc = matching.linear_assignment(cost, 0.5)
+    assert sorted(map(tuple, m.tolist())) == [(0, 0), (1, 1)]
+    assert ur.tolist() == [2] and uc.tolist() == []
+    m, ur, uc = matching.linear_assignment(np.zeros((0, 3)), 0.5)
+    assert len(m) == 0 and uc.tolist() == [0, 1, 2]
+
+
+def test_iou_and_mask_iou():
+    iou = matching.box_iou([[0, 0, 10, 10]], [[5, 0, 15, 10], [20, 20, 30, 30], [3, 3, 3, 3]])
+    assert np.allclose(iou, [[50 / 150, 0, 0]])
+    from pycocotools import mask as mu
+
+    a = np.zeros((20, 20), np.uint8, order="F"); a[:10, :10] = 1
+    b = np.zeros((20, 20), np.uint8, order="F"); b[5:15, :10] = 1
+    cost = matching.mask_iou_cost([mu.encode(a)], [mu.encode(b), mu.encode(a)])
+    assert np.allclose(cost, [[1 - 50 / 150, 0]])
+
+
+def test_recons_cost_identity_and_gating():
+    g = torch.Generator().manual_seed(0)
+    maps = F.normalize(torch.randn(3, 8, 4, 10, generator=g), dim=1)
+    cost = matching.recons_cost(maps, maps)
+    assert np.allclose(np.diag(cost), 0, atol=1e-4) and (cost[~np.eye(3, dtype=bool)] > 0.2).all()
+    pairs = np.eye(3, dtype=bool)
+    assert np.allclose(matching.recons_cost(maps, maps, pairs=pairs)[~pairs], 1.0)
+    kf = KalmanFilter()
+    m, c = kf.initiate(np.array([[100.0, 200.0, 0.5, 100.0]]))
+    fused = matching.fuse_motion(kf, np.array([[0.1, 0.1]]), m, c, np.array([[100, 200, .5, 100], [900, 200, .5, 100]]))
+    assert fused[0, 0] == pytest.approx(0.98 * 0.1) and np.isinf(fused[0, 1])
+
+
+# -- state machine ---------------------------------------------------------------------------
+def _det(boxes, maps=None):
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return Detections(b, np.full(len(b), 0.9), maps)
+
+
+def test_life_cycle_transitions():
+    tr = AssociationTracker(OPEN.replace(track_buffer=3))
+    out = tr.update(_det([[10, 10, 40, 100]]))
+    assert [t.state for t in out] == [CONFIRMED]  # frame 1: confirmed at once
+    tr.update(_det([[12, 10, 40, 100], [300, 10, 40, 100]]))
+    states = {t.track_id: t.state for t in tr.tracks}
+    assert states == {1: CONFIRMED, 2: TENTATIVE}
+    tr.update(_det([[14, 10, 40, 100]]))  # the tentative one misses once: removed
+    assert {t.track_id: t.state for t in tr.tracks} == {1: CONFIRMED}
+    for _ in range(3):
+        assert tr.update(_det([])) == []
+        assert tr.tracks[0].state == LOST
+    tr.update(_det([]))  # past the buffer of 3 frames: removed
+    assert tr.tracks == []
+
+
+def test_lost_track_reidentified_within_buffer():
+    tr = AssociationTracker(OPEN)
+    for k in range(5):
+        tr.update(_det([[10 + 2 * k, 10, 40, 100]]))
+    for _ in range(5):
+        tr.update(_det([]))
+    out = tr.update(_det([[30, 10, 40, 100]]))
+    assert [t.track_id for t in out] == [1]
+
+
+def _crossing_scene(T=30, reverse_at=12, seed=0):
+    """Two look-alike-in-motion objects meet, overlap and turn back: motion alone swaps them."""
+    g = torch.Generator().manual_seed(seed)
+    protos = F.normalize(torch.randn(2, 16, 4, 10, generator=g), dim=1)
+    xs, v = np.array([100.0, 300.0]), np.array([8.0, -8.0])
+    for t in range(T):
+        if t == reverse_at:
+            v = -v
+        maps = F.normalize(protos + 0.1 * torch.randn(2, 16, 4, 10, generator=g), dim=1)
+        yield np.array([[xs[0], 200, 40, 100], [xs[1], 200, 40, 100]]), maps
+        xs = xs + v
+
+
+def _identities(cfg):
+    tr, seen = AssociationTracker(cfg), {0: set(), 1: set()}
+    for boxes, maps in _crossing_scene():
+        for t in tr.update(_det(boxes, maps)):
+            seen[int(np.argmin(np.abs(boxes[:, 0] - t.tlwh[0])))].add(t.track_id)
+    return seen
+
+
+@pytest.mark.parametrize("appearance", ["recons", "cosine"])
+def test_appearance_keeps_identities_through_crossing(appearance):
+    assert _identities(OPEN.replace(appearance=appearance)) == {0: {1}, 1: {2}}
+    motion = _identities(OPEN.replace(use_appearance=False))
+    assert motion[0] != {1} or motion[1] != {2}  # the case is hard for motion alone
+
+
+def test_empty_and_missing_detections():
+    from unitrack.heads.mot import clean_detections
+
+    tr = AssociationTracker(OPEN)
+    assert tr.update(_det([])) == [] and tr.update(_det(np.zeros((0, 4)))) == []
+    dets = {1: np.array([[-50, -50, 20, 20, 0.9], [10, 10, 0, 30, 0.9], [630, 10, 50, 50, 0.9]]),
+            7: np.array([[1, 1, 5, 5, 0.9]]), 2: np.zeros((0, 5))}
+    clean, notes = clean_detections(dets, num_frames=3, image_hw=(480, 640))
+    assert list(clean) == [1] and np.allclose(clean[1], [[630, 10, 10, 50, 0.9]])
+    assert len(notes) == 2 and "frame 7" in notes[0]

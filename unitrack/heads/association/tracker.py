@@ -1,0 +1,228 @@
+"""The track life cycle of UniTrack's association heads (JDE / ByteTrack lineage), apart from model and I/O.
+
+A track is *tentative* when born (except on the first frame), *confirmed* once matched again,
+*lost* when a frame passes without a match, and *removed* after ``track_buffer`` frames lost
+(the re-identification buffer: a lost track can still be re-found by appearance) or, when
+tentative, as soon as it misses once. Each frame runs three matching stages:
+
+1. appearance (+ Kalman gating) between confirmed/lost tracks and detections, threshold 0.7;
+2. IoU between the still-unmatched *tracked* tracks and detections, threshold 0.5;
+3. IoU between tentative tracks and the remaining detections, threshold 0.7 (confirm or remove);
+then unmatched detections with a score above ``det_thresh`` start new tracks, and tracked/lost
+duplicates (IoU > 0.85) are resolved in favour of the older track.
+
+The tracker sees only :class:`Detections` (boxes, scores, optional embeddings and masks), so the
+same code serves boxes (MOT) and masks (MOTS: IoU stages on mask IoU) and any appearance model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from unitrack.heads.association import matching
+from unitrack.heads.association.kalman import KalmanFilter, tlwh_to_xyah, xyah_to_tlwh
+
+TENTATIVE, CONFIRMED, LOST, REMOVED = "tentative", "confirmed", "lost", "removed"
+
+
+@dataclass
+class TrackerConfig:
+    """UniTrack's published MOT setting (``REFERENCE_SETTINGS.md``); every threshold is an option."""
+
+    first_thresh: float = 0.7  # stage 1: fused appearance/motion cost ceiling
+    iou_thresh: float = 0.5  # stage 2: IoU cost ceiling (1 - IoU)
+    confirm_iou_thresh: float = 0.7  # stage 3: tentative tracks
+    dup_iou_thresh: float = 0.15  # tracked/lost pairs closer than this IoU cost are duplicates
+    track_buffer: int = 30  # frames a lost track stays re-identifiable (at 30 fps)
+    frame_rate: float = 30.0
+    det_thresh: float = 0.5  # detections below this score are ignored (UniTrack's conf_thres)
+    motion_lambda: float = 0.98  # weight of the appearance cost against the Mahalanobis distance
+    motion_gated: bool = True  # forbid pairs beyond chi2_0.95(4) = 9.4877
+    use_appearance: bool = True  # False: stage 1 uses IoU of the Kalman prediction (motion only)
+    appearance: str = "recons"  # "recons" (RoI maps, UniTrack) or "cosine" (pooled, EMA-smoothed)
+    smooth_alpha: float = 0.9  # EMA of the pooled embedding used by the cosine cost
+    min_box_area: float = 200.0  # output filter (pedestrian benchmarks); 0 disables
+    max_aspect: float | None = 1.6  # output filter: drop w/h above this (pedestrians); None disables
+
+    def replace(self, **kw) -> "TrackerConfig":
+        return dataclasses.replace(self, **kw)
+
+
+@dataclass
+class Detections:
+    """One frame's observations. ``tlwh [M, 4]`` pixels, ``scores [M]``; ``maps [M, C, h, w]`` RoI maps
+    (or ``[M, C, 1, 1]`` pooled vectors) for appearance; ``masks`` COCO RLEs for MOTS."""
+
+    tlwh: np.ndarray
+    scores: np.ndarray
+    maps: torch.Tensor | None = None
+    masks: list | None = None
+
+    def __len__(self) -> int:
+        return len(self.tlwh)
+
+    def subset(self, idx) -> "Detections":
+        idx = np.asarray(idx, dtype=int)
+        return Detections(self.tlwh[idx], self.scores[idx],
+                          None if self.maps is None else self.maps[torch.from_numpy(idx)],
+                          None if self.masks is None else [self.masks[i] for i in idx])
+
+
+class Track:
+    """One identity: Kalman state, last observation, appearance memory, life-cycle state."""
+
+    def __init__(self, track_id: int, mean, cov, det: Detections, i: int, frame: int, confirmed: bool, alpha: float):
+        self.track_id, self.mean, self.cov = track_id, mean, cov
+        self.state = CONFIRMED if confirmed else TENTATIVE
+        self.start_frame = self.frame = frame
+        self.alpha = alpha
+        self.maps = None if det.maps is None else det.maps[i]
+        self.smooth = None if self.maps is None else self.maps.flatten(1).mean(1)
+        self.tlwh_obs, self.score = det.tlwh[i].copy(), float(det.scores[i])
+        self.mask = None if det.masks is None else det.masks[i]
+
+    def observe(self, mean, cov, det: Detections, i: int, frame: int) -> None:
+        self.mean, self.cov, self.frame = mean, cov, frame
+        self.tlwh_obs, self.score = det.tlwh[i].copy(), float(det.scores[i])
+        if det.maps is not None:
+            self.maps = det.maps[i]
+            v = self.maps.flatten(1).mean(1)
+            self.smooth = v if self.smooth is None else self.alpha * self.smooth + (1 - self.alpha) * v
+        if det.masks is not None:
+            self.mask = det.masks[i]
+        self.state = CONFIRMED
+
+    @property
+    def tlwh(self) -> np.ndarray:
+        """The Kalman estimate as a box (after ``update`` this is the filtered observation)."""
+        return xyah_to_tlwh(self.mean[:4])[0]
+
+    @property
+    def tlbr(self) -> np.ndarray:
+        b = self.tlwh
+        return np.concatenate([b[:2], b[:2] + b[2:]])
+
+
+def _tlbr(tlwh: np.ndarray) -> np.ndarray:
+    tlwh = np.asarray(tlwh, dtype=np.float64).reshape(-1, 4)
+    return np.concatenate([tlwh[:, :2], tlwh[:, :2] + tlwh[:, 2:]], 1)
+
+
+class AssociationTracker:
+    """Feed :meth:`update` one :class:`Detections` per frame; it returns the confirmed, tracked tracks."""
+
+    def __init__(self, config: TrackerConfig | None = None):
+        self.cfg = config or TrackerConfig()
+        self.kf = KalmanFilter()
+        self.tracks: list[Track] = []  # tentative, confirmed and lost; removed ones are dropped
+        self.frame = 0
+        self._next_id = 1
+        self.max_time_lost = max(1, int(round(self.cfg.frame_rate / 30.0 * self.cfg.track_buffer)))
+
+    # -- costs ---------------------------------------------------------------------------
+    def _geometry_cost(self, tracks: list[Track], det: Detections) -> np.ndarray:
+        """1 - IoU: mask IoU against each track's last mask when both sides have masks, else boxes."""
+        if det.masks is not None and all(t.mask is not None for t in tracks):
+            return matching.mask_iou_cost([t.mask for t in tracks], det.masks)
+        boxes = np.stack([t.tlbr for t in tracks]) if tracks else np.zeros((0, 4))
+        return matching.iou_cost(boxes, _tlbr(det.tlwh))
+
+    def _first_cost(self, tracks: list[Track], det: Detections) -> np.ndarray:
+        if not tracks or not len(det):
+            return np.zeros((len(tracks), len(det)))
+        mean = np.stack([t.mean for t in tracks])
+        cov = np.stack([t.cov for t in tracks])
+        det_xyah = tlwh_to_xyah(det.tlwh)
+        maha = self.kf.gating_distance(mean, cov, det_xyah)
+        inside = maha <= matching.CHI2INV95[4] if self.cfg.motion_gated else np.ones_like(maha, bool)
+        if self.cfg.use_appearance and det.maps is not None and all(t.maps is not None for t in tracks):
+            if self.cfg.appearance == "cosine":
+                cost = matching.embedding_cost(torch.stack([t.smooth for t in tracks]), det.maps.flatten(2).mean(2))
+            else:
+                cost = matching.recons_cost(torch.stack([t.maps for t in tracks]), det.maps, pairs=inside)
+        else:
+            cost = self._geometry_cost(tracks, det)
+        fused = self.cfg.motion_lambda * cost + (1 - self.cfg.motion_lambda) * maha
+        return np.where(inside, fused, np.inf)
+
+    # -- one frame -----------------------------------------------------------------------
+    def update(self, det: Detections) -> list[Track]:
+        cfg = self.cfg
+        self.frame += 1
+        keep = np.nonzero(np.asarray(det.scores) >= cfg.det_thresh)[0] if len(det) else np.zeros(0, int)
+        det = det.subset(keep)
+
+        tentative = [t for t in self.tracks if t.state == TENTATIVE]
+        pool = [t for t in self.tracks if t.state in (CONFIRMED, LOST)]
+        was_lost = {id(t) for t in pool if t.state == LOST}
+        if pool:  # predict; a lost track's height velocity is zeroed as in JDE
+            mean = np.stack([t.mean for t in pool])
+            mean[[i for i, t in enumerate(pool) if t.state == LOST], 7] = 0
+            mean, cov = self.kf.predict(mean, np.stack([t.cov for t in pool]))
+            for t, m, c in zip(pool, mean, cov):
+                t.mean, t.cov = m, c
+
+        matched: list[tuple[Track, int]] = []
+        # Stage 1: appearance fused with motion.
+        m1, u_trk, u_det = matching.linear_assignment(self._first_cost(pool, det), cfg.first_thresh)
+        matched += [(pool[a], b) for a, b in m1]
+        # Stage 2: IoU for tracks that were being tracked until last frame.
+        rest = [pool[a] for a in u_trk if id(pool[a]) not in was_lost]
+        det2 = det.subset(u_det)
+        m2, u2_trk, u2_det = matching.linear_assignment(self._geometry_cost(rest, det2), cfg.iou_thresh)
+        matched += [(rest[a], u_det[b]) for a, b in m2]
+        u_det = u_det[u2_det]
+        # Stage 3: tentative tracks need a tight IoU match to be confirmed.
+        det3 = det.subset(u_det)
+        m3, u3_trk, u3_det = matching.linear_assignment(self._geometry_cost(tentative, det3), cfg.confirm_iou_thresh)
+        matched += [(tentative[a], u_det[b]) for a, b in m3]
+        u_det = u_det[u3_det]
+
+        if matched:  # one batched Kalman update for all matched tracks
+            mean, cov = self.kf.update(np.stack([t.mean for t, _ in matched]), np.stack([t.cov for t, _ in matched]),
+                                       tlwh_to_xyah(det.tlwh[[b for _, b in matched]]))
+            for (t, b), m, c in zip(matched, mean, cov):
+                t.observe(m, c, det, b, self.frame)
+        matched_ids = {id(t) for t, _ in matched}
+        for t in tentative:
+            if id(t) not in matched_ids:
+                t.state = REMOVED
+        for t in pool:
+            if id(t) not in matched_ids:
+                t.state = LOST
+                if self.frame - t.frame > self.max_time_lost:
+                    t.state = REMOVED
+
+        if len(u_det):  # new tracks; the first frame's are confirmed at once (nothing to confirm against)
+            mean, cov = self.kf.initiate(tlwh_to_xyah(det.tlwh[u_det]))
+            for b, m, c in zip(u_det, mean, cov):
+                self.tracks.append(Track(self._next_id, m, c, det, b, self.frame, self.frame == 1, cfg.smooth_alpha))
+                self._next_id += 1
+
+        self.tracks = [t for t in self.tracks if t.state != REMOVED]
+        self._remove_duplicates()
+        return [t for t in self.tracks if t.state == CONFIRMED and t.frame == self.frame]
+
+    def _remove_duplicates(self) -> None:
+        """A tracked and a lost track on the same box: keep the one tracked longer (JDE's rule)."""
+        tracked = [t for t in self.tracks if t.state == CONFIRMED]
+        lost = [t for t in self.tracks if t.state == LOST]
+        if not tracked or not lost:
+            return
+        cost = matching.iou_cost(np.stack([t.tlbr for t in tracked]), np.stack([t.tlbr for t in lost]))
+        drop = set()
+        for p, q in zip(*np.nonzero(cost < self.cfg.dup_iou_thresh)):
+            a, b = tracked[p], lost[q]
+            drop.add(id(b) if (a.frame - a.start_frame) > (b.frame - b.start_frame) else id(a))
+        self.tracks = [t for t in self.tracks if id(t) not in drop]
+
+    def output_filter(self, tlwh: np.ndarray) -> bool:
+        """UniTrack's output rule: drop tiny boxes and (for pedestrians) boxes wider than tall x 1.6."""
+        w, h = float(tlwh[2]), float(tlwh[3])
+        if w * h <= self.cfg.min_box_area:
+            return False
+        return self.cfg.max_aspect is None or h <= 0 or w / h <= self.cfg.max_aspect

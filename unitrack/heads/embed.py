@@ -1,0 +1,132 @@
+"""Appearance embeddings of boxes and masks from one dense forward per frame.
+
+The model runs once per frame (batched over frames), never on per-box crops: at 300 detections
+per frame a crop per box would cost 300 forwards. Every box of every frame in a batch is then
+pooled by a single ``torchvision.ops.roi_align`` call into a small map (4 x 10 cells, UniTrack's
+``feat_size``), and every mask by masked average pooling over the same grid: the mask is resized
+to the feature map, and each grid bin averages the features under the mask (RoIAlign of
+``feature * mask`` divided by RoIAlign of ``mask``), so boxes and masks give embeddings of one
+shape and the same association costs apply to both. Cells are L2-normalised along channels.
+An empty mask (or a mask that vanishes at feature resolution) gets a zero map: cosine 0 against
+everything, so it can only be matched by geometry, never by appearance.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision.ops import roi_align
+
+ROI_SIZE = (4, 10)  # UniTrack's feat_size, passed to roi_align as (rows, cols)
+
+
+def working_size(height: int, width: int, max_size: tuple[int, int] = (608, 1088), multiple: int = 8) -> tuple[int, int]:
+    """The model input size for a ``height x width`` video: aspect kept, fitted inside ``max_size``
+    (UniTrack's 1088x608 letterbox), never enlarged, rounded to the model stride."""
+    s = min(1.0, max_size[0] / height, max_size[1] / width)
+    return (max(multiple, int(round(height * s / multiple)) * multiple),
+            max(multiple, int(round(width * s / multiple)) * multiple))
+
+
+class Embedder:
+    """Dense features of frame batches, then RoI / mask pooling in image-pixel coordinates."""
+
+    def __init__(self, model, device: str | torch.device = "cpu", max_size: tuple[int, int] = (608, 1088),
+                 roi_size: tuple[int, int] = ROI_SIZE):
+        self.model = model
+        self.device = torch.device(device)
+        self.max_size = max_size
+        self.roi_size = tuple(roi_size)
+        self.stride = int(getattr(model, "stride", 8))
+
+    @torch.no_grad()
+    def features(self, frames: np.ndarray) -> torch.Tensor:
+        """``uint8 [N, H, W, 3]`` RGB frames -> dense features ``[N, C, h, w]`` (one forward)."""
+        from videossl.io.transforms import to_tensor_normalized
+
+        n, h, w = frames.shape[:3]
+        size = working_size(h, w, self.max_size, self.stride)
+        x = to_tensor_normalized(frames, self.model.mean, self.model.std, size=size).to(self.device)
+        from videossl.utils import autocast_for
+
+        with autocast_for(self.device):
+            feats = self.model.encode_frames(x)
+        return feats.float()
+
+    @staticmethod
+    def _rois(boxes_per_frame: Sequence[np.ndarray], image_hw: tuple[int, int], feat_hw: tuple[int, int]) -> torch.Tensor:
+        """``[K, 5]`` (frame index, x1, y1, x2, y2) in feature cells, boxes clipped to the image.
+
+        A box outside the image or of zero size is clipped/kept as a (near-)degenerate box: it still
+        gets an embedding (the features at its clipped location), so odd input is tracked through.
+        """
+        sy, sx = feat_hw[0] / image_hw[0], feat_hw[1] / image_hw[1]
+        rows = []
+        for i, b in enumerate(boxes_per_frame):
+            b = np.asarray(b, dtype=np.float32).reshape(-1, 4)
+            if not len(b):
+                continue
+            x1 = np.clip(b[:, 0], 0, image_hw[1]) * sx
+            y1 = np.clip(b[:, 1], 0, image_hw[0]) * sy
+            x2 = np.clip(b[:, 2], 0, image_hw[1]) * sx
+            y2 = np.clip(b[:, 3], 0, image_hw[0]) * sy
+            rows.append(np.stack([np.full_like(x1, i), x1, y1, np.maximum(x2, x1), np.maximum(y2, y1)], 1))
+        if not rows:
+            return torch.zeros((0, 5))
+        return torch.from_numpy(np.concatenate(rows))
+
+    @torch.no_grad()
+    def pool_boxes(self, feats: torch.Tensor, boxes_per_frame: Sequence[np.ndarray], image_hw: tuple[int, int]) -> list[torch.Tensor]:
+        """RoIAlign maps ``[M_i, C, 4, 10]`` (cells L2-normalised) for each frame's tlbr boxes, one call."""
+        counts = [len(np.asarray(b).reshape(-1, 4)) for b in boxes_per_frame]
+        rois = self._rois(boxes_per_frame, image_hw, feats.shape[-2:]).to(feats)
+        if len(rois) == 0:
+            return [feats.new_zeros((0, feats.shape[1], *self.roi_size)).cpu() for _ in counts]
+        maps = roi_align(feats, rois, self.roi_size, spatial_scale=1.0, sampling_ratio=2, aligned=True)
+        return list(F.normalize(maps, dim=1).cpu().split(counts))
+
+    @torch.no_grad()
+    def pool_masks(self, feats: torch.Tensor, masks_per_frame: Sequence[np.ndarray], image_hw: tuple[int, int]) -> list[torch.Tensor]:
+        """Masked average pooling on the 4 x 10 grid of each mask's bounding box (``[M_i, C, 4, 10]``).
+
+        ``masks_per_frame[i]``: bool/uint8 ``[M_i, H, W]`` at image resolution. Grid bins the mask does
+        not reach take the mask's overall average, so every cell is defined.
+        """
+        out = []
+        fh, fw = feats.shape[-2:]
+        c = feats.shape[1]
+        for i, masks in enumerate(masks_per_frame):
+            masks = np.asarray(masks).reshape(-1, *image_hw)
+            m = len(masks)
+            if m == 0:
+                out.append(feats.new_zeros((0, c, *self.roi_size)).cpu())
+                continue
+            # area-average resize keeps thin masks alive better than nearest at stride 8
+            small = F.interpolate(torch.from_numpy(masks.astype(np.float32))[:, None], size=(fh, fw), mode="area")
+            small = small.to(feats)[:, 0]  # [M, h, w] coverage in [0, 1]
+            area = small.flatten(1).sum(1)
+            ys, xs = torch.arange(fh, device=feats.device), torch.arange(fw, device=feats.device)
+            on = small > 0
+            boxes = torch.zeros((m, 5), device=feats.device)
+            for k in range(m):  # bounding box of each mask in feature cells (cheap: M masks, not pixels)
+                if area[k] > 0:
+                    r, q = ys[on[k].any(1)], xs[on[k].any(0)]
+                    boxes[k, 1:] = torch.stack([q.min(), r.min(), q.max() + 1, r.max() + 1]).float()
+            weighted = feats[i:i + 1] * small[:, None]  # [M, C, h, w]
+            idx = torch.arange(m, device=feats.device, dtype=torch.float32)[:, None]
+            rois = torch.cat([idx, boxes[:, 1:]], 1)
+            num = roi_align(weighted, rois, self.roi_size, 1.0, 2, aligned=True)
+            den = roi_align(small[:, None], rois, self.roi_size, 1.0, 2, aligned=True)
+            mean_all = weighted.flatten(2).sum(2) / area.clamp_min(1e-6)[:, None]  # [M, C]
+            maps = torch.where(den > 1e-6, num / den.clamp_min(1e-6), mean_all[:, :, None, None])
+            maps = torch.where((area > 0)[:, None, None, None], maps, torch.zeros_like(maps))
+            out.append(F.normalize(maps, dim=1).cpu())
+        return out
+
+
+def pooled(maps: torch.Tensor) -> torch.Tensor:
+    """A single L2-normalised vector per RoI map ``[M, C, h, w] -> [M, C]``."""
+    return F.normalize(maps.flatten(2).mean(2), dim=1)
