@@ -14,7 +14,7 @@ Then, on the same per-frame IoU matrices:
 
 * motmetrics' ``MOTAccumulator`` with distance ``1 - IoU`` and no match where IoU < 0.5 (exactly what
   ``motmetrics.distances.iou_matrix(max_iou=0.5)`` gives) yields FN, FP, IDSW, IDTP;
-  ``MOTA = 1 - (FN + FP + IDSW) / num_gt`` and ``IDF1 = 2 IDTP / (num_gt + num_pred)``;
+  ``MOTA = (num_gt - FN - FP - IDSW) / num_gt`` and ``IDF1 = 2 IDTP / (num_gt + num_pred)``;
 * TrackEval's ``HOTA`` gives ``HOTA = mean_α sqrt(DetA_α · AssA_α)`` over α = 0.05, 0.10, …, 0.95.
 
 Sequences combine as the tools do: counts are summed, MOTA/IDF1 come from the sums, HOTA from
@@ -75,7 +75,10 @@ def preprocess(gt: np.ndarray, pred: np.ndarray, num_frames: int | None = None,
         num_frames = int(max(gt[:, 0].max(initial=0), pred[:, 0].max(initial=0)))
     has_classes = gt.shape[1] >= 8 and bool(np.any(gt[:, 7] > 0))
     out = []
-    for g, p in zip(_by_frame(gt, num_frames), _by_frame(pred, num_frames)):
+    for t, (g, p) in enumerate(zip(_by_frame(gt, num_frames), _by_frame(pred, num_frames))):
+        for rows, what in ((g, "ground truth"), (p, "prediction")):
+            if len(np.unique(rows[:, 1])) < len(rows):
+                raise ValueError(f"{what} repeats an id within frame {t + 1}")
         iou = box_iou(g[:, 2:6], p[:, 2:6])
         keep_p = np.ones(len(p), bool)
         if has_classes and len(g) and len(p):
@@ -128,7 +131,7 @@ def _figures(counts: dict[str, int], hota: float) -> dict:
     n_gt = counts["num_objects"]
     errors = counts["num_misses"] + counts["num_false_positives"] + counts["num_switches"]
     return {
-        "MOTA": float(1.0 - errors / max(1, n_gt)),
+        "MOTA": float((n_gt - errors) / max(1, n_gt)),
         "IDF1": float(2 * counts["idtp"] / max(1, n_gt + counts["num_predictions"])),
         "HOTA": float(hota),
         "IDSW": int(counts["num_switches"]),

@@ -1,0 +1,292 @@
+"""Hand-computed answers for every tracking metric (perfect, empty, all-wrong, identity swap, partial overlap)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from unitrack.metrics import METRIC_KEYS, mot, mots, pose, report, sot, vos
+
+approx = pytest.approx
+
+
+# ---------------------------------------------------------------- SOT (OTB / GOT-10k)
+GT_BOX = np.array([0.0, 0.0, 10.0, 10.0])
+
+
+def test_sot_perfect_is_20_of_21():
+    # IoU = 1 is "greater" than 20 of the 21 thresholds (not than 1.0): the GOT-10k maximum is 20/21.
+    gt = np.tile([10, 10, 20, 20], (6, 1)).astype(float)
+    assert sot.sot_metrics(gt, gt) == approx({"success_auc": 20 / 21, "precision_20": 1.0})
+
+
+def test_sot_empty_and_all_wrong_keep_first_frame():
+    gt = np.tile(GT_BOX, (5, 1))
+    # The first predicted box is replaced by the ground truth; the 4 missing frames are failures.
+    assert sot.sot_metrics(np.zeros((0, 4)), gt) == approx({"success_auc": 20 / 21 / 5, "precision_20": 0.2})
+    far = np.tile([500.0, 500.0, 10.0, 10.0], (5, 1))
+    assert sot.sot_metrics(far, gt) == approx({"success_auc": 20 / 21 / 5, "precision_20": 0.2})
+    nan = np.full((5, 4), np.nan)
+    assert sot.sot_metrics(nan, gt) == approx({"success_auc": 20 / 21 / 5, "precision_20": 0.2})
+
+
+def test_sot_partial_overlap():
+    gt = np.tile(GT_BOX, (2, 1))
+    pred = np.array([[0, 0, 10, 10], [5, 0, 10, 10]], float)  # frame 2: IoU 50/150 = 1/3, centre error 5
+    # frame 1 passes 20 thresholds, frame 2 passes t = 0, .05, ..., .30 (7 thresholds)
+    assert sot.sot_metrics(pred, gt) == approx({"success_auc": (20 + 7) / 2 / 21, "precision_20": 1.0})
+
+
+def test_sot_thresholds_strict_iou_inclusive_distance():
+    gt = GT_BOX[None]
+    half = np.array([[0, 0, 10, 5.0]])  # IoU exactly 0.5: passes t = 0 .. 0.45 only (strictly greater)
+    assert sot.sot_metrics(half, gt, replace_first=False)["success_auc"] == approx(10 / 21)
+    assert sot.sot_metrics(np.array([[20.0, 0, 10, 10]]), gt, replace_first=False)["precision_20"] == 1.0
+    assert sot.sot_metrics(np.array([[21.0, 0, 10, 10]]), gt, replace_first=False)["precision_20"] == 0.0
+
+
+def test_sot_dataset_is_mean_of_curves_and_empty_gt():
+    gt = {"a": np.tile(GT_BOX, (2, 1)), "b": np.tile(GT_BOX, (4, 1))}
+    res = sot.evaluate_arrays(gt, {"a": gt["a"]})  # b has no prediction: 1 of 4 frames
+    assert res["per_sequence"]["b"]["precision_20"] == approx(0.25)
+    assert res["overall"] == approx({"success_auc": (20 / 21 + 20 / 21 / 4) / 2, "precision_20": (1 + 0.25) / 2})
+    assert sot.evaluate_arrays({"e": np.zeros((0, 4))}, {})["overall"] == {"success_auc": 0.0, "precision_20": 0.0}
+    assert sot.evaluate_arrays({}, {})["overall"] == {"success_auc": 0.0, "precision_20": 0.0}
+
+
+# ---------------------------------------------------------------- VOS (DAVIS-2017)
+def test_seg2bmap_square_and_tolerance():
+    seg = np.zeros((8, 8), bool)
+    seg[2:5, 2:5] = True  # boundary offset half a pixel towards the origin: rows/cols 1..4 minus the 2x2 interior
+    assert int(vos.seg2bmap(seg).sum()) == 12
+    assert vos.bound_pixels((480, 854)) == 8  # ceil(0.008 * 979.6)
+    assert vos.bound_pixels((100, 100)) == 2
+    assert vos.disk(1).tolist() == [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
+
+
+def _square(shape, y, x, s=10, label=1):
+    m = np.zeros(shape, np.uint8)
+    m[y:y + s, x:x + s] = label
+    return m
+
+
+def test_vos_frame_measures():
+    g = _square((100, 100), 20, 20).astype(bool)
+    assert vos.jaccard(g, g) == 1.0 and vos.f_boundary(g, g) == 1.0
+    shifted = _square((100, 100), 20, 21).astype(bool)  # 1 px: inside the 2 px tolerance
+    assert vos.jaccard(g, shifted) == approx(90 / 110)
+    assert vos.f_boundary(g, shifted) == 1.0
+    far = _square((100, 100), 60, 60).astype(bool)
+    assert vos.jaccard(g, far) == 0.0 and vos.f_boundary(g, far) == 0.0
+    empty = np.zeros_like(g)
+    assert vos.jaccard(g, empty) == 0.0 and vos.f_boundary(g, empty) == 0.0
+    assert vos.jaccard(empty, empty) == 1.0 and vos.f_boundary(empty, empty) == 1.0
+    void = np.zeros_like(g)
+    void[60:80, 60:80] = True  # a wrong prediction inside a void region does not count
+    assert vos.jaccard(g, g | far, void) == 1.0 and vos.f_boundary(g, g | far, void) == 1.0
+
+
+def test_vos_first_last_frames_not_scored_and_object_mean():
+    shape = (40, 40)
+    two = _square(shape, 2, 2) + _square(shape, 20, 20, label=2)
+    gt_a = np.stack([two] * 4)
+    pred_a = gt_a.copy()
+    pred_a[0] = 0
+    pred_a[-1] = 0  # wrong first and last frames are not scored
+    gt_b = np.stack([_square(shape, 5, 5)] * 3)
+    pred_b = np.zeros_like(gt_b)  # all wrong on its one scored frame
+    res = vos.evaluate_arrays({"a": gt_a, "b": gt_b}, {"a": pred_a, "b": pred_b})
+    assert res["per_sequence"]["a"] == approx({"J_mean": 1.0, "F_mean": 1.0, "JF_mean": 1.0})
+    assert res["per_sequence"]["b"] == approx({"J_mean": 0.0, "F_mean": 0.0, "JF_mean": 0.0})
+    # mean over the 3 objects of all sequences, not over the 2 sequences
+    assert res["overall"] == approx({"J_mean": 2 / 3, "F_mean": 2 / 3, "JF_mean": 2 / 3})
+    missing = vos.evaluate_arrays({"a": gt_a}, {})
+    assert missing["overall"]["JF_mean"] == 0.0
+    assert vos.evaluate_arrays({}, {})["overall"] == {"J_mean": 0.0, "F_mean": 0.0, "JF_mean": 0.0}
+
+
+def test_vos_partial_overlap_sequence():
+    gt = np.stack([_square((100, 100), 20, 20)] * 3)
+    pred = np.stack([_square((100, 100), 20, 21)] * 3)
+    res = vos.evaluate_arrays({"s": gt}, {"s": pred})["overall"]
+    assert res == approx({"J_mean": 9 / 11, "F_mean": 1.0, "JF_mean": (9 / 11 + 1) / 2})
+
+
+# ---------------------------------------------------------------- MOT (motmetrics + TrackEval HOTA)
+def _gt_rows(frames=3, ids=(1, 2), cls=1, conf=1):
+    return np.array([[f, i, 20.0 * i, 0, 10, 10, conf, cls, 1] for f in range(1, frames + 1) for i in ids])
+
+
+def _pred(gt):
+    return np.concatenate([gt[:, :6], np.ones((len(gt), 1)), -np.ones((len(gt), 3))], axis=1)
+
+
+def test_mot_perfect_empty_allwrong():
+    gt = _gt_rows()
+    res = mot.evaluate_arrays({"s": gt}, {"s": _pred(gt)})["overall"]
+    assert res == approx({"MOTA": 1.0, "IDF1": 1.0, "HOTA": 1.0, "IDSW": 0, "FP": 0, "FN": 0})
+    assert mot.evaluate_arrays({"s": gt}, {})["overall"] == approx(
+        {"MOTA": 0.0, "IDF1": 0.0, "HOTA": 0.0, "IDSW": 0, "FP": 0, "FN": 6})
+    wrong = _pred(gt)
+    wrong[:, 2] += 500
+    assert mot.evaluate_arrays({"s": gt}, {"s": wrong})["overall"] == approx(
+        {"MOTA": 1 - 12 / 6, "IDF1": 0.0, "HOTA": 0.0, "IDSW": 0, "FP": 6, "FN": 6})
+    # no ground truth: the zero denominator is taken as 1 (TrackEval), MOTA = -FP
+    assert mot.evaluate_arrays({"s": np.zeros((0, 9))}, {"s": _pred(gt)})["overall"] == approx(
+        {"MOTA": -6.0, "IDF1": 0.0, "HOTA": 0.0, "IDSW": 0, "FP": 6, "FN": 0})
+    assert mot.evaluate_arrays({"s": np.zeros((0, 9))}, {})["overall"]["FP"] == 0
+    assert mot.evaluate_arrays({}, {})["overall"]["MOTA"] == 0.0
+
+
+def test_mot_identity_swap():
+    gt = _gt_rows()
+    pred = _pred(gt)
+    later = pred[:, 0] >= 2
+    pred[later, 1] = 3 - pred[later, 1]  # ids 1 <-> 2 from frame 2 on
+    res = mot.evaluate_arrays({"s": gt}, {"s": pred})["overall"]
+    # IDSW 2 -> MOTA 1 - 2/6; best identity map keeps 2 of 3 frames per track -> IDTP 4, IDF1 8/12;
+    # HOTA: DetA 1, AssA = (2 * (1 * 1/5 + 2 * 2/4)) / 6 = 0.4
+    assert res == approx({"MOTA": 2 / 3, "IDF1": 2 / 3, "HOTA": 0.4 ** 0.5, "IDSW": 2, "FP": 0, "FN": 0})
+
+
+def test_mot_partial_overlap_thresholds():
+    gt = _gt_rows(frames=1, ids=(1,))
+    half = _pred(gt)
+    half[:, 5] = 5  # IoU exactly 0.5: a match (MOTChallenge: IoU >= 0.5)
+    assert mot.evaluate_arrays({"s": gt}, {"s": half})["overall"]["MOTA"] == 1.0
+    less = _pred(gt)
+    less[:, 5] = 4.5  # IoU 0.45: FP + FN
+    assert mot.evaluate_arrays({"s": gt}, {"s": less})["overall"]["MOTA"] == approx(-1.0)
+    p62 = _pred(gt)
+    p62[:, 5] = 6.2  # IoU 0.62: HOTA matched for alpha = 0.05 .. 0.60 -> 12 of 19
+    assert mot.evaluate_arrays({"s": gt}, {"s": p62})["overall"]["HOTA"] == approx(12 / 19)
+
+
+def test_mot_challenge_rules():
+    ped = _gt_rows(frames=1, ids=(1,))
+    static = _gt_rows(frames=1, ids=(2,), cls=7)
+    gt = np.concatenate([ped, static])
+    res = mot.evaluate_arrays({"s": gt}, {"s": _pred(gt)})["overall"]
+    assert (res["FP"], res["FN"], res["MOTA"]) == (0, 0, 1.0)  # prediction on a static person removed
+    zero = _gt_rows(frames=1, ids=(3,), conf=0)  # conf 0: ignored, a miss there is no FN
+    assert mot.evaluate_arrays({"s": np.concatenate([ped, zero])}, {"s": _pred(ped)})["overall"]["FN"] == 0
+    mot15 = _gt_rows(frames=1, ids=(1, 2), cls=-1)  # MOT15: no classes, every box counts
+    assert mot.evaluate_arrays({"s": mot15}, {"s": _pred(mot15)[:1]})["overall"]["FN"] == 1
+
+
+def test_mot_counts_match_trackeval_clear():
+    rng = np.random.default_rng(0)
+    gt, pred = [], []
+    perm = np.arange(1, 6)
+    for f in range(1, 31):
+        if rng.random() < 0.2:  # occasional identity swaps (ids stay unique within a frame)
+            a, b = rng.choice(5, 2, replace=False)
+            perm[[a, b]] = perm[[b, a]]
+        for i in range(1, 6):
+            x, y = 30 * i + f, 40.0
+            gt.append([f, i, x, y, 20, 40, 1, 1, 1])
+            if rng.random() < 0.8:
+                pred.append([f, perm[i - 1] + 10, x + rng.normal(0, 4), y + rng.normal(0, 4), 20, 40, 1, -1, -1, -1])
+        pred.append([f, 99, rng.uniform(0, 300), 200, 20, 40, 1, -1, -1, -1])
+    gt, pred = np.array(gt), np.array(pred)
+    frames = mot.preprocess(gt, pred)
+    figs, counts, _ = mot.mot_sequence(gt, pred)
+    from trackeval.metrics import CLEAR, Identity
+
+    gids, n_gt = mot._relabel([f[0] for f in frames])
+    pids, n_pr = mot._relabel([f[1] for f in frames])
+    data = {"num_timesteps": len(frames), "num_gt_ids": n_gt, "num_tracker_ids": n_pr,
+            "num_gt_dets": sum(map(len, gids)), "num_tracker_dets": sum(map(len, pids)), "gt_ids": gids, "tracker_ids": pids,
+            "similarity_scores": [f[2] for f in frames]}
+    clear = CLEAR({"PRINT_CONFIG": False}).eval_sequence(data)
+    ident = Identity({"PRINT_CONFIG": False}).eval_sequence(data)
+    assert (figs["FP"], figs["FN"], figs["IDSW"]) == (clear["CLR_FP"], clear["CLR_FN"], clear["IDSW"])
+    assert figs["MOTA"] == approx(clear["MOTA"]) and figs["IDF1"] == approx(ident["IDF1"])
+
+
+# ---------------------------------------------------------------- MOTS (MOTS20)
+def _obj(frame, oid, y, x, h=10, w=10, shape=(40, 60), cls=2):
+    m = np.zeros(shape, np.uint8)
+    m[y:y + h, x:x + w] = 1
+    return (frame, oid, cls, mots.encode_mask(m))
+
+
+def test_mots_perfect_partial_empty():
+    gt = [_obj(f, 2001, 5, 5) for f in (1, 2)]
+    assert mots.evaluate_arrays({"s": gt}, {"s": gt})["overall"] == approx(
+        {"sMOTSA": 1.0, "MOTSA": 1.0, "IDF1": 1.0, "IDSW": 0})
+    part = [_obj(f, 7, 5, 5, h=8) for f in (1, 2)]  # IoU 0.8 -> soft TP 0.8 each
+    assert mots.evaluate_arrays({"s": gt}, {"s": part})["overall"] == approx(
+        {"sMOTSA": 0.8, "MOTSA": 1.0, "IDF1": 1.0, "IDSW": 0})
+    half = [_obj(f, 7, 5, 5, h=5) for f in (1, 2)]  # IoU exactly 0.5: no match (MOTS: IoU > 0.5)
+    assert mots.evaluate_arrays({"s": gt}, {"s": half})["overall"] == approx(
+        {"sMOTSA": -1.0, "MOTSA": -1.0, "IDF1": 0.0, "IDSW": 0})
+    assert mots.evaluate_arrays({"s": gt}, {})["overall"] == approx(
+        {"sMOTSA": 0.0, "MOTSA": 0.0, "IDF1": 0.0, "IDSW": 0})
+    assert mots.evaluate_arrays({"s": []}, {"s": gt})["overall"] == approx(
+        {"sMOTSA": -2.0, "MOTSA": -2.0, "IDF1": 0.0, "IDSW": 0})
+    assert mots.evaluate_arrays({}, {})["overall"]["sMOTSA"] == 0.0
+
+
+def test_mots_identity_swap_and_ignore_region():
+    gt = [_obj(f, 2001, 5, 5) for f in (1, 2)] + [_obj(f, 2002, 5, 30) for f in (1, 2)]
+    pred = [_obj(1, 1, 5, 5), _obj(1, 2, 5, 30), _obj(2, 2, 5, 5), _obj(2, 1, 5, 30)]
+    # 4 TP, IDSW 2 -> MOTSA (4 - 0 - 2)/4; identity: each track keeps 1 of 2 frames -> IDF1 2*2/8
+    assert mots.evaluate_arrays({"s": gt}, {"s": pred})["overall"] == approx(
+        {"sMOTSA": 0.5, "MOTSA": 0.5, "IDF1": 0.5, "IDSW": 2})
+    ign = [_obj(1, 10000, 20, 0, h=20, w=60, cls=10)]
+    base = [_obj(1, 2001, 5, 5)]
+    inside = [_obj(1, 2001, 5, 5), _obj(1, 3, 22, 10)]  # unmatched, fully inside the ignore region
+    assert mots.evaluate_arrays({"s": base + ign}, {"s": inside})["overall"]["MOTSA"] == 1.0
+    straddle = [_obj(1, 2001, 5, 5), _obj(1, 3, 15, 10)]  # exactly half inside: still a FP (> 0.5)
+    assert mots.evaluate_arrays({"s": base + ign}, {"s": straddle})["overall"]["MOTSA"] == 0.0
+    other = [_obj(1, 2001, 5, 5), _obj(1, 1005, 22, 40, cls=1)]  # class 1 predictions are not evaluated
+    assert mots.evaluate_arrays({"s": base}, {"s": other})["overall"]["MOTSA"] == 1.0
+
+
+# ---------------------------------------------------------------- Pose (JHMDB PCK)
+def _skeleton(T=3, w=30.0, h=40.0):
+    # 15 joints in a w x h box (integer coordinates): normaliser 0.6 * hypot(w, h) = 30 for 30 x 40
+    base = np.array([[0.0, 0.0], [w, h]] + [[w / 2, h / 2]] * 13)
+    return np.stack([base + 5 * t for t in range(T)])
+
+
+def test_pose_normaliser_and_inclusive_threshold():
+    gt = _skeleton()
+    assert pose.pck(gt, gt) == {"PCK@0.1": 1.0, "PCK@0.2": 1.0}
+    for dx, expect in ((3.0, (1.0, 1.0)), (3.1, (0.0, 1.0)), (6.1, (0.0, 0.0))):
+        pred = gt + [dx, 0.0]
+        pred[0] = -100  # first frame not scored
+        r = pose.pck(gt, pred)
+        assert (r["PCK@0.1"], r["PCK@0.2"]) == approx(expect), dx
+
+
+def test_pose_pooled_per_joint_mean_invisible_and_empty():
+    a, b = _skeleton(T=3), _skeleton(T=2)
+    pa, pb = a.copy(), b.copy()
+    pb[1, 0] += 100  # joint 0 wrong in b's only scored frame
+    res = pose.evaluate_arrays({"a": a, "b": b}, {"a": pa, "b": pb})
+    # joint 0 pooled over 3 scored frames: 2/3; other 14 joints 1 -> (14 + 2/3) / 15
+    assert res["overall"]["PCK@0.1"] == approx((14 + 2 / 3) / 15)
+    assert res["per_sequence"]["b"]["PCK@0.2"] == approx(14 / 15)
+    hidden = a.copy()
+    hidden[1:, 3] = np.nan  # invisible joints are not scored (and leave the mean over joints)
+    wrong = a.copy()
+    wrong[:, 3] += 100
+    assert pose.pck(hidden, wrong)["PCK@0.1"] == 1.0
+    assert pose.evaluate_arrays({"a": a}, {})["overall"] == {"PCK@0.1": 0.0, "PCK@0.2": 0.0}
+    assert pose.evaluate_arrays({"e": np.zeros((0, 15, 2))}, {})["overall"] == {"PCK@0.1": 0.0, "PCK@0.2": 0.0}
+
+
+# ---------------------------------------------------------------- report
+def test_report_json_and_table(tmp_path):
+    gt = _gt_rows()
+    res = mot.evaluate_arrays({"MOT17-02": gt}, {"MOT17-02": _pred(gt)})
+    path = report.write_metrics_json(tmp_path, "mot", res, model="m", dataset="mot17", fps=12.5, machine="test")
+    rec = json.loads(path.read_text())
+    assert set(rec) == {"task", "model", "dataset", "overall", "per_sequence", "fps", "machine"}
+    assert set(rec["overall"]) == set(METRIC_KEYS["mot"]) and isinstance(rec["overall"]["FP"], int)
+    table = report.format_table("mot", res)
+    assert "100.0" in table and "overall" in table and "MOT17-02" in table
