@@ -29,8 +29,12 @@ hands motmetrics ready distances — so no NumPy pin and no monkey-patching is n
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from videossl.errors import InputError
 
 DISTRACTOR_CLASSES = (2, 7, 8, 12)
 MOT20_DISTRACTOR_CLASSES = (2, 6, 7, 8, 12)
@@ -167,4 +171,34 @@ def evaluate_arrays(gt: dict[str, np.ndarray], pred: dict[str, np.ndarray],
     for seq, g in gt.items():
         n = (num_frames or {}).get(seq)
         parts[seq] = mot_sequence(g, pred.get(seq, np.zeros((0, 10))), n, distractor_classes)
+    return {"overall": combine(parts), "per_sequence": {s: p[0] for s, p in parts.items()}}
+
+
+def _rows(r) -> np.ndarray:
+    """:class:`unitrack.data.mot.MOTRows` (0-based) back to 1-based-frame row arrays for :func:`preprocess`."""
+    return np.column_stack([r.frame + 1, r.ids, r.boxes, r.conf, r.cls, r.vis]).astype(np.float64)
+
+
+def evaluate(gt_root, pred_dir, sequences=None, split: str = "train") -> dict:
+    """Score ``pred_dir/<SEQ>.txt`` against the MOTChallenge layout ``gt_root/<split>/<SEQ>/{gt/gt.txt, seqinfo.ini}``.
+
+    Read with :mod:`unitrack.data.mot` (frames must lie in ``1..seqLength``); images are not needed.
+    MOT20 sequences (name starting ``MOT20``) also treat class 6 as a distractor, as TrackEval does.
+    """
+    from unitrack.data import mot as motdata
+    from unitrack.metrics._files import prediction_file
+
+    names = list(sequences) if sequences is not None else motdata.list_sequences(gt_root, split)
+    parts = {}
+    for name in names:
+        seq_dir = Path(gt_root) / split / name
+        n = int(motdata.read_seqinfo(seq_dir / "seqinfo.ini")["seqLength"])
+        gt = _rows(motdata.read_mot_txt(seq_dir / "gt" / "gt.txt", n))
+        path = prediction_file(pred_dir, f"{name}.txt")
+        pred = _rows(motdata.read_mot_txt(path, n)) if path is not None else np.zeros((0, 9))
+        distractors = MOT20_DISTRACTOR_CLASSES if name.startswith("MOT20") else DISTRACTOR_CLASSES
+        try:
+            parts[name] = mot_sequence(gt, pred, n, distractors)
+        except ValueError as exc:
+            raise InputError(path if "prediction" in str(exc) else seq_dir / "gt" / "gt.txt", str(exc)) from None
     return {"overall": combine(parts), "per_sequence": {s: p[0] for s, p in parts.items()}}

@@ -21,7 +21,6 @@ target) are skipped. A sequence with no scorable frame gets 0.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
@@ -100,3 +99,22 @@ def evaluate_arrays(gt: dict[str, np.ndarray], pred: dict[str, np.ndarray]) -> d
         curves.append(c)
         per_seq[seq] = aggregate([c])
     return {"overall": aggregate(curves), "per_sequence": per_seq}
+
+
+def evaluate(gt_root, pred_dir, sequences=None) -> dict:
+    """Score ``pred_dir/<Seq>.txt`` (OTB box files) against the OTB-2015 layout at ``gt_root``.
+
+    Both are read with :mod:`unitrack.data.otb` (1-based on disk, 0-based in memory; IoU and centre
+    error do not depend on the shift). A missing or empty prediction file scores as no prediction.
+    """
+    from unitrack.data import otb
+    from unitrack.metrics._files import prediction_file
+
+    names = list(sequences) if sequences is not None else otb.list_sequences(gt_root)
+    gt, pred = {}, {}
+    for name in names:
+        gt[name] = otb.load_sequence(gt_root, name).boxes
+        path = prediction_file(pred_dir, f"{name}.txt")
+        if path is not None:
+            pred[name] = otb.read_boxes(path)
+    return evaluate_arrays(gt, pred)

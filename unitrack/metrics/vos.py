@@ -147,3 +147,31 @@ def evaluate_arrays(gt: dict[str, np.ndarray], pred: dict[str, np.ndarray]) -> d
         per_seq[seq] = summarize(objs)
         all_objects += objs
     return {"overall": summarize(all_objects), "per_sequence": per_seq}
+
+
+def evaluate(gt_root, pred_dir, sequences=None) -> dict:
+    """Score ``pred_dir/<seq>/<frame>.png`` against the DAVIS-2017 layout at ``gt_root`` (val list by default).
+
+    Ground truth and predictions are read with :mod:`unitrack.data.davis` (indexed PNGs, size-checked
+    against the frame). The scored frames are the annotated ones, minus the first and the last; a
+    missing prediction frame counts as all background.
+    """
+    from unitrack.data import davis
+    from unitrack.metrics._files import prediction_dir
+
+    pred_root = prediction_dir(pred_dir)
+    names = list(sequences) if sequences is not None else davis.list_sequences(gt_root)
+    per_seq, all_objects = {}, []
+    for name in names:
+        seq = davis.load_sequence(gt_root, name)
+        ts = sorted(seq.annotations)
+        gt = np.stack([seq.load_mask(t) for t in ts])
+        pred = np.zeros_like(gt)
+        for i, t in enumerate(ts):
+            path = pred_root / name / f"{seq.frames[t].stem}.png"
+            if path.exists():
+                pred[i] = davis.read_mask(path, (seq.height, seq.width))
+        objs = object_means(*sequence_scores(gt, pred))
+        per_seq[name] = summarize(objs)
+        all_objects += objs
+    return {"overall": summarize(all_objects), "per_sequence": per_seq}
