@@ -290,3 +290,86 @@ def test_report_json_and_table(tmp_path):
     assert set(rec["overall"]) == set(METRIC_KEYS["mot"]) and isinstance(rec["overall"]["FP"], int)
     table = report.format_table("mot", res)
     assert "100.0" in table and "overall" in table and "MOT17-02" in table
+
+
+# ---------------------------------------------------------------- on disk: readers + CLI
+def _tiny_layouts(root):
+    """One sequence per task in the contract's layouts, with perfect predictions under root/run/<task>."""
+    import scipy.io
+    from PIL import Image
+
+    from unitrack.data import writers
+
+    def img(path, h=24, w=32):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(path)
+
+    run = root / "run"
+    boxes = np.array([[2.0, 3, 8, 6], [3, 3, 8, 6], [4, 4, 8, 6]])
+    for t in range(3):
+        img(root / "otb" / "Toy" / "img" / f"{t + 1:04d}.jpg")
+    writers.write_otb(root / "otb" / "Toy" / "groundtruth_rect.txt", boxes)
+    writers.write_otb(run / "sot" / "Toy.txt", boxes)
+
+    d = root / "davis"
+    (d / "ImageSets" / "2017").mkdir(parents=True)
+    (d / "ImageSets" / "2017" / "val.txt").write_text("toy\n")
+    for t in range(4):
+        img(d / "JPEGImages" / "480p" / "toy" / f"{t:05d}.jpg")
+        m = _square((24, 32), 2 + t, 2, s=6) + _square((24, 32), 12, 20, s=5, label=2)
+        writers.write_davis_png(d / "Annotations" / "480p" / "toy" / f"{t:05d}.png", m)
+        writers.write_davis_png(run / "vos" / "toy" / f"{t:05d}.png", m)
+
+    for task, name in (("mot", "mot17"), ("mots", "mots20")):
+        s = root / name / "train" / "TOY-01"
+        s.mkdir(parents=True)
+        (s / "seqinfo.ini").write_text("[Sequence]\nname=TOY-01\nimDir=img1\nframeRate=30\nseqLength=3\n"
+                                       "imWidth=32\nimHeight=24\nimExt=.jpg\n")
+        (s / "gt").mkdir()
+        f = np.repeat(np.arange(3), 2)
+        ids = np.tile([1, 2], 3)
+        if task == "mot":
+            b = np.array([[1.0 + t, 2, 6, 10] if i == 1 else [16.0, 4 + t, 6, 10] for t, i in zip(f, ids)])
+            writers.write_mot(s / "gt" / "gt.txt", f, ids, b, cls=np.ones(6), vis=np.ones(6))
+            writers.write_mot(run / "mot" / "TOY-01.txt", f, ids, b)
+        else:
+            masks = [(_square((24, 32), 2, 1 + t, s=6) if i == 1 else _square((24, 32), 12, 16, s=5)).astype(bool)
+                     for t, i in zip(f, ids)]
+            writers.write_mots(s / "gt" / "gt.txt", f, 2000 + ids, np.full(6, 2), masks=masks)
+            writers.write_mots(run / "mots" / "TOY-01.txt", f, 2000 + ids, np.full(6, 2), masks=masks)
+
+    j = root / "jhmdb" / "joint_positions" / "walk" / "toy"
+    j.mkdir(parents=True)
+    joints = _skeleton(T=3)
+    scipy.io.savemat(j / "joint_positions.mat", {"pos_img": (joints + 1).transpose(2, 1, 0)})
+    writers.write_pose_json(run / "pose" / "toy.json", joints)
+    return run
+
+
+PERFECT = {"sot": {"success_auc": 20 / 21, "precision_20": 1.0},
+           "vos": {"J_mean": 1.0, "F_mean": 1.0, "JF_mean": 1.0},
+           "mot": {"MOTA": 1.0, "IDF1": 1.0, "HOTA": 1.0, "IDSW": 0, "FP": 0, "FN": 0},
+           "mots": {"sMOTSA": 1.0, "MOTSA": 1.0, "IDF1": 1.0, "IDSW": 0},
+           "pose": {"PCK@0.1": 1.0, "PCK@0.2": 1.0}}
+ROOTS = {"sot": "otb", "vos": "davis", "mot": "mot17", "mots": "mots20", "pose": "jhmdb"}
+
+
+def test_evaluate_on_disk_and_cli(tmp_path, capsys):
+    import unitrack.metrics as M
+    from unitrack.cli import main
+
+    run = _tiny_layouts(tmp_path)
+    for task, root in ROOTS.items():
+        res = M.evaluate(task, tmp_path / root, run / task)
+        assert res["overall"] == approx(PERFECT[task]), task
+        assert len(res["per_sequence"]) == 1
+        # an empty prediction folder scores, without a crash
+        empty = tmp_path / "empty" / task
+        empty.mkdir(parents=True)
+        with pytest.warns(UserWarning, match="no prediction file"):
+            M.evaluate(task, tmp_path / root, empty)
+    assert main(["metrics", "--task", "mot", "--gt", str(tmp_path / "mot17"), "--pred", str(run / "mot")]) == 0
+    rec = json.loads((run / "metrics.json").read_text())
+    assert rec["task"] == "mot" and rec["overall"]["IDSW"] == 0 and rec["dataset"] == "mot17"
+    assert "100.0" in capsys.readouterr().out
+    assert main(["metrics", "--task", "sot", "--gt", str(tmp_path / "otb"), "--pred", str(tmp_path / "nope")]) == 2

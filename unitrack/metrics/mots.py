@@ -132,3 +132,33 @@ def evaluate_arrays(gt: dict[str, list], pred: dict[str, list], num_frames: dict
     else:
         overall = {"sMOTSA": 0.0, "MOTSA": 0.0, "IDF1": 0.0, "IDSW": 0}
     return {"overall": overall, "per_sequence": {s: p[0] for s, p in parts.items()}}
+
+
+def _objects(rows) -> list[tuple[int, int, int, dict]]:
+    """:class:`unitrack.data.mots.MOTSRows` (0-based frames) as 1-based ``(frame, id, class, rle)`` tuples."""
+    return [(int(f) + 1, int(i), int(c), r) for f, i, c, r in zip(rows.frame, rows.obj_id, rows.class_id, rows.rles)]
+
+
+def evaluate(gt_root, pred_dir, sequences=None, split: str = "train") -> dict:
+    """Score ``pred_dir/<SEQ>.txt`` against the MOTS20 layout ``gt_root/<split>/<SEQ>/{gt/gt.txt, seqinfo.ini}``.
+
+    Both are read with :mod:`unitrack.data.mots` (masks checked against the frame size, frames against
+    ``seqLength``); images are not needed.
+    """
+    from pathlib import Path
+
+    from unitrack.data import mot as motdata
+    from unitrack.data import mots as motsdata
+    from unitrack.metrics._files import prediction_file
+
+    names = list(sequences) if sequences is not None else motsdata.list_sequences(gt_root, split)
+    gt, pred, lengths = {}, {}, {}
+    for name in names:
+        seq_dir = Path(gt_root) / split / name
+        info = motdata.read_seqinfo(seq_dir / "seqinfo.ini")
+        n, size = int(info["seqLength"]), (int(info["imHeight"]), int(info["imWidth"]))
+        lengths[name] = n
+        gt[name] = _objects(motsdata.read_mots_txt(seq_dir / "gt" / "gt.txt", size, n))
+        path = prediction_file(pred_dir, f"{name}.txt")
+        pred[name] = _objects(motsdata.read_mots_txt(path, size, n)) if path is not None else []
+    return evaluate_arrays(gt, pred, lengths)

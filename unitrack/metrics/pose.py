@@ -92,3 +92,28 @@ def evaluate_arrays(gt: dict[str, np.ndarray], pred: dict[str, np.ndarray],
         dns.append(dn)
         ss.append(s)
     return {"overall": pck_from_distances(dns, ss), "per_sequence": per_seq}
+
+
+def evaluate(gt_root, pred_dir, sequences=None) -> dict:
+    """Score ``pred_dir/<video>.json`` against the JHMDB layout at ``gt_root`` (all annotated videos by default).
+
+    Ground truth via :mod:`unitrack.data.jhmdb` (``pos_img - 1``), predictions via
+    :func:`unitrack.data.writers.read_pose_json` (0-based). Sequences are named ``<class>/<video>``; the
+    prediction is looked up as ``<class>/<video>.json`` first, then ``<video>.json`` (the contract's name).
+    """
+    from pathlib import Path
+
+    from unitrack.data import jhmdb
+    from unitrack.data.writers import read_pose_json
+    from unitrack.metrics._files import prediction_dir, prediction_file
+
+    root = prediction_dir(pred_dir)
+    names = list(sequences) if sequences is not None else jhmdb.list_sequences(gt_root)
+    gt, pred = {}, {}
+    for name in names:
+        gt[name] = jhmdb.read_joints(Path(gt_root) / "joint_positions" / name / "joint_positions.mat")
+        nested = root / f"{name}.json"
+        path = nested if nested.is_file() else prediction_file(root, f"{Path(name).name}.json")
+        if path is not None:
+            pred[name] = read_pose_json(path)
+    return evaluate_arrays(gt, pred)

@@ -22,6 +22,7 @@ Missing prediction frames count as all background (the official tool stops with 
 from __future__ import annotations
 
 import math
+import warnings
 
 import cv2
 import numpy as np
@@ -167,6 +168,8 @@ def evaluate(gt_root, pred_dir, sequences=None) -> dict:
         ts = sorted(seq.annotations)
         gt = np.stack([seq.load_mask(t) for t in ts])
         pred = np.zeros_like(gt)
+        if not (pred_root / name).is_dir():
+            warnings.warn(f"{pred_root / name}: no prediction file; scored as empty", stacklevel=2)
         for i, t in enumerate(ts):
             path = pred_root / name / f"{seq.frames[t].stem}.png"
             if path.exists():
