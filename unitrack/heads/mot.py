@@ -24,18 +24,19 @@ def clean_detections(dets: dict[int, np.ndarray], num_frames: int, image_hw: tup
                      source: str = "detections") -> tuple[dict[int, np.ndarray], list[str]]:
     """Make odd detections trackable instead of fatal; return them with one note per kind of fix.
 
-    - frames outside ``1..num_frames`` are dropped (noted: they have no image to embed);
+    - frames outside ``0..num_frames-1`` are dropped (noted: they have no image to embed);
     - boxes are clipped to the image; boxes with no area left (zero size, fully outside) are dropped;
     - non-finite rows are dropped.
     """
     h, w = image_hw
     notes, out = [], {}
-    missing = sorted(f for f in dets if not 1 <= int(f) <= num_frames)
+    missing = sorted(f for f in dets if not 0 <= int(f) < num_frames)
     if missing:
-        notes.append(f"{source}: {len(missing)} frame(s) with detections but no image (e.g. frame {missing[0]}); ignored")
+        notes.append(f"{source}: {len(missing)} frame(s) with detections but no image "
+                     f"(e.g. frame {missing[0] + 1} of {num_frames}); ignored")
     dropped = 0
     for f, d in dets.items():
-        if not 1 <= int(f) <= num_frames:
+        if not 0 <= int(f) < num_frames:
             continue
         d = np.asarray(d, dtype=np.float64).reshape(-1, 5)
         ok = np.isfinite(d).all(1)
@@ -56,14 +57,12 @@ def clean_detections(dets: dict[int, np.ndarray], num_frames: int, image_hw: tup
 def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, config: TrackerConfig | None = None,
                 batch_size: int = 8, timings: dict | None = None, on_frame=None) -> list[tuple]:
     """Track one sequence. ``reader``: ``get_batch(indices)`` (0-based) -> ``uint8 [N, H, W, 3]``;
-    ``dets``: frame (1-based) -> ``[M, 5]`` (x, y, w, h, score) in pixels, already cleaned.
+    ``dets``: frame (0-based, as ``unitrack.data``) -> ``[M, 5]`` (x, y, w, h, score) in pixels, cleaned.
 
     ``embedder=None`` (or ``config.use_appearance=False``) skips the model entirely: motion only.
-    Returns rows ``(frame, id, x, y, w, h, score)``; ``on_frame(frame, rgb, tracks)`` is called per
+    Returns rows ``(frame, id, x, y, w, h, score)`` (0-based frame); ``on_frame(frame, rgb, tracks)`` is called per
     frame when given (rendering) and receives the RGB frame only when frames are decoded.
     """
-    from videossl.io import prefetch
-
     cfg = config or TrackerConfig()
     tracker = AssociationTracker(cfg)
     t = timings if timings is not None else {}
@@ -78,6 +77,8 @@ def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, 
 
     def frames_iter() -> Iterable:
         if need_frames:
+            from videossl.io import prefetch
+
             yield from prefetch(reader, batches)
         else:
             for b in batches:
@@ -87,7 +88,7 @@ def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, 
     for indices, frames in frames_iter():
         t1 = time.perf_counter()
         t["decode"] += t1 - t0
-        boxes = [dets.get(i + 1, np.zeros((0, 5))) for i in indices]
+        boxes = [dets.get(i, np.zeros((0, 5))) for i in indices]
         maps = [None] * len(indices)
         if use_model:
             feats = embedder.features(np.asarray(frames))
@@ -103,10 +104,97 @@ def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, 
             for tr in out:
                 box = tr.tlwh
                 if tracker.output_filter(box):
-                    rows.append((i + 1, tr.track_id, *map(float, box), tr.score))
+                    rows.append((i, tr.track_id, *map(float, box), tr.score))
             if on_frame is not None:
-                on_frame(i + 1, None if frames is None else frames[j], out)
+                t4 = time.perf_counter()
+                on_frame(i, None if frames is None else frames[j], out)
+                t3 += time.perf_counter() - t4  # drawing is not association time
         t0 = time.perf_counter()
         t["association"] += t0 - t3
     t["frames"] = t.get("frames", 0) + n
     return rows
+
+
+# -- plug-in protocol of unitrack.eval ----------------------------------------------------------
+class SequenceFrames:
+    """A ``unitrack.data`` sequence seen as a reader: ``len``, ``height``, ``width``, ``fps``, ``get_batch``."""
+
+    def __init__(self, seq):
+        self.seq, self.path = seq, seq.frame_dir
+        self.height, self.width, self.fps = seq.height, seq.width, seq.fps
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def get_batch(self, indices) -> np.ndarray:
+        return self.seq.load_frames(list(indices))
+
+
+def sequences(root: Path) -> list[str]:
+    from unitrack.data import mot as mot_data
+
+    return mot_data.list_sequences(root)
+
+
+def prediction_path(task_dir: Path, seq: str) -> Path:
+    return Path(task_dir) / f"{seq}.txt"
+
+
+def load_sequence(root: Path, name: str) -> tuple[SequenceFrames, dict[int, np.ndarray], list[str]]:
+    """Frames + cleaned public detections (``det/det.txt``) of one sequence, and notes on what was fixed."""
+    from unitrack.data import mot as mot_data
+    from videossl.errors import InputError
+
+    seq = mot_data.load_sequence(root, name, require_gt=False)
+    det_path = Path(root) / "train" / name / "det" / "det.txt"
+    if seq.det is None:
+        raise InputError(det_path, "missing: the MOT head tracks the sequence's detections (MOTChallenge det.txt)")
+    d = seq.det
+    dets = {int(f): np.concatenate([d.boxes[d.frame == f], d.conf[d.frame == f, None]], 1) for f in np.unique(d.frame)}
+    dets, notes = clean_detections(dets, len(seq), (seq.height, seq.width), str(det_path))
+    return SequenceFrames(seq), dets, notes
+
+
+def default_config(root: Path | None = None, frame_rate: float = 30.0) -> TrackerConfig:
+    """UniTrack's MOT setting at the sequence's frame rate (the lost-track buffer is 30 frames at 30 fps)."""
+    return TrackerConfig(frame_rate=frame_rate)
+
+
+def render_callback(writer, boxes_of=lambda tracks: [(t.tlwh, t.track_id) for t in tracks]):
+    """An ``on_frame`` that draws each frame's tracks with stable identity colours into ``writer``."""
+    from unitrack.viz import draw_boxes
+
+    def on_frame(frame, rgb, tracks):
+        items = boxes_of(tracks)
+        writer.write(draw_boxes(rgb, [b for b, _ in items], [i for _, i in items]))
+
+    return on_frame
+
+
+def run_sequence(job) -> dict:
+    """Track one MOTChallenge sequence from its detections and write ``job.out`` (MOTChallenge txt)."""
+    import sys
+
+    reader, dets, notes = load_sequence(job.root, job.seq)
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
+    cfg = default_config(job.root, reader.fps).replace(**job.options.get("tracker", {}))
+    embedder = Embedder(job.model, job.device) if cfg.use_appearance else None
+    timings: dict = {}
+    if job.render is not None:
+        from unitrack.viz import Mp4Writer
+
+        with Mp4Writer(job.render, reader.fps) as w:
+            rows = track_boxes(reader, dets, embedder, cfg, timings=timings, on_frame=render_callback(w))
+    else:
+        rows = track_boxes(reader, dets, embedder, cfg, timings=timings)
+    write_rows(job.out, rows)
+    return timings
+
+
+def write_rows(path: Path, rows: list[tuple]) -> None:
+    """MOTChallenge txt ``frame,id,x,y,w,h,conf,-1,-1,-1`` through ``unitrack.data.writers`` (atomic)."""
+    from unitrack.data.writers import write_mot
+
+    a = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
+    write_mot(path, a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2:6], a[:, 6])

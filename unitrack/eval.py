@@ -1,0 +1,182 @@
+"""``unitrack eval``: the one runner for every task — data -> model -> head -> predictions -> metrics.json.
+
+Tasks plug in through :data:`TASKS` (task -> module). A task module provides three functions:
+
+``sequences(root: Path) -> list[str]``
+    the sequence names of a dataset ROOT (the contract's layout for that task);
+``prediction_path(task_dir: Path, seq: str) -> Path``
+    where the sequence's prediction goes under ``RUN/<task>/``; its existence means "done"
+    (heads write it atomically, so a killed run never leaves a half file that looks finished);
+``run_sequence(job: SequenceJob) -> dict``
+    track one sequence and write ``job.out``; return ``{"frames": n}`` plus any time split
+    (seconds per stage). ``job.model`` loads the model on first access, so a fully resumed run
+    never builds one; ``job.render`` is an mp4 path when ``--render`` was given.
+
+Adding a task (vos, pose, sot) = one entry in ``TASKS`` and a module with those functions; metrics
+come from ``unitrack.metrics.<task>.evaluate`` and the file/table from ``unitrack.metrics.report``.
+A bad sequence (``InputError``) is reported in one line and skipped; the others still run and
+their predictions stay written; the exit status is then 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from videossl.errors import InputError
+
+# task -> module implementing sequences / prediction_path / run_sequence (see the module docstring)
+TASKS: dict[str, str] = {
+    "mot": "unitrack.heads.mot",
+    "mots": "unitrack.heads.mots",
+}
+ALL_TASKS = ("sot", "vos", "mot", "mots", "pose")
+DEFAULT_MODEL = "videossl-tiny"
+
+
+@dataclass
+class SequenceJob:
+    """Everything a head needs to run one sequence."""
+
+    root: Path
+    seq: str
+    out: Path
+    device: str
+    model_name: str
+    render: Path | None = None
+    options: dict = field(default_factory=dict)
+    _loader: object = None
+
+    @property
+    def model(self):
+        return self._loader()
+
+
+class _LazyModel:
+    """Builds the model once, on first use (a fully resumed run never loads weights)."""
+
+    def __init__(self, name: str, device: str):
+        self.name, self.device, self._model = name, device, None
+
+    def __call__(self):
+        if self._model is None:
+            from videossl.models import create_model
+
+            self._model = create_model(self.name, device=self.device)
+            self._model.eval()
+        return self._model
+
+
+def task_module(task: str):
+    if task not in TASKS:
+        have = ", ".join(sorted(TASKS))
+        raise InputError(None, f"task {task!r} has no head registered yet (available: {have})")
+    return importlib.import_module(TASKS[task])
+
+
+def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAULT_MODEL, out: str | Path = "runs/eval",
+                  device: str = "auto", render: bool = False, sequences: list[str] | None = None,
+                  options: dict | None = None, progress: bool = True) -> dict:
+    """Run (or resume) one task and write ``RUN/metrics.json``; return the metrics dict."""
+    from videossl.utils import machine_info, resolve_device
+
+    mod = task_module(task)
+    if data is None:
+        from unitrack.data.synth import ensure_benchmark
+
+        root, dataset = Path(ensure_benchmark(task)), f"synthetic-{task}"
+    else:
+        root = Path(data)
+        if not root.is_dir():
+            raise InputError(root, "no such dataset directory")
+        dataset = root.name
+    dev = str(resolve_device(device))
+    run = Path(out)
+    task_dir = run / task
+    task_dir.mkdir(parents=True, exist_ok=True)
+    seqs = list(sequences) if sequences else list(mod.sequences(root))
+    if not seqs:
+        raise InputError(root, f"no {task} sequences found (see the layout in CONTRACT.md)")
+    loader = _LazyModel(model, dev)
+    timing_path = run / f"{task}_timings.json"
+    timings = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    failures: list[str] = []
+
+    from tqdm import tqdm
+
+    bar = tqdm(seqs, desc=f"{task}", unit="seq", disable=not progress, file=sys.stderr)
+    for seq in bar:
+        bar.set_postfix_str(seq)
+        pred = mod.prediction_path(task_dir, seq)
+        if pred.exists():
+            continue  # resume: written atomically, so it is complete
+        job = SequenceJob(root, seq, pred, dev, model, (run / "render" / task / f"{seq}.mp4") if render else None,
+                          dict(options or {}), loader)
+        t0 = time.perf_counter()
+        try:
+            info = dict(mod.run_sequence(job) or {})
+        except InputError as exc:
+            failures.append(str(exc))
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        info["seconds"] = time.perf_counter() - t0
+        timings[seq] = info
+        from videossl.utils import atomic_write_json
+
+        atomic_write_json(timing_path, timings)
+
+    done = [s for s in seqs if mod.prediction_path(task_dir, s).exists()]
+    from unitrack.metrics import evaluate as evaluate_metrics
+
+    result = evaluate_metrics(task, root, task_dir, done) if done else {"overall": {}, "per_sequence": {}}
+    frames = sum(timings.get(s, {}).get("frames", 0) for s in done if s in timings)
+    secs = sum(timings.get(s, {}).get("seconds", 0.0) for s in done if s in timings)
+    from unitrack.metrics import report
+
+    metrics = report.build_record(task, result, model=model, dataset=dataset,
+                                  fps=frames / secs if secs > 0 else None, machine=machine_info())
+    split: dict[str, float] = {}
+    for s in done:
+        for k, v in timings.get(s, {}).items():
+            if k not in ("frames", "seconds") and isinstance(v, (int, float)):
+                split[k] = split.get(k, 0.0) + v
+    if split:
+        metrics["time_split_s"] = {k: round(v, 3) for k, v in split.items()}  # seconds per stage, all sequences
+    if failures:
+        metrics["failed"] = failures
+    from videossl.utils import atomic_write_json
+
+    atomic_write_json(run / "metrics.json", metrics)
+    if result["per_sequence"] or result["overall"]:
+        print(report.format_table(task, result))
+    fps = metrics.get("fps")
+    print(f"{task}: {len(done)} sequence(s), {frames} frames, "
+          f"{'n/a' if fps is None else f'{fps:.2f}'} fps ({model} on {dev}) -> {run / 'metrics.json'}")
+    if failures:
+        raise InputError(None, f"{len(failures)} sequence(s) failed (see the lines above); "
+                               f"the other {len(done)} are written and scored in {run / 'metrics.json'}")
+    return metrics
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("eval", help="run a tracking head on a benchmark and score it",
+                              description="Run a task's head on every sequence (resuming finished ones), "
+                                          "write RUN/<task>/ predictions and RUN/metrics.json.")
+    p.add_argument("--task", required=True, choices=ALL_TASKS)
+    p.add_argument("--data", default=None, help="dataset ROOT (default: the built-in synthetic benchmark)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name from the registry (default {DEFAULT_MODEL})")
+    p.add_argument("--out", default="runs/eval", help="run directory (default runs/eval)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--render", action="store_true", help="also draw the results into RUN/render/<task>/<seq>.mp4")
+    p.add_argument("--sequences", nargs="*", default=None, help="only these sequences")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    evaluate_task(args.task, args.data, args.model, args.out, args.device, args.render, args.sequences)
+    return 0
