@@ -128,47 +128,25 @@ def concept_matrices(concepts_path: str, model: nn.Module, device: torch.device)
     return {k: torch.as_tensor(get(k)).float().to(device) for k in ("actions", "attributes", "incidence")}
 
 
-def _update(cfg, step, rank, world, device, views_cfg, batch, encoder, teacher_encoder, student, teacher,
-            objective, optimizer, trained, momentum, last_good) -> tuple[dict, float, float]:
-    """One optimisation step: teacher (no grad) → student → loss → NaN check → backward → clip → AdamW → EMA."""
-    torch.manual_seed(cfg.seed * 1_000_003 + step * 1009 + rank)  # dropout etc.: a function of the step
-    views = [v.to(device, non_blocking=True) for v in batch["views"]]
-    n_global = views_cfg.n_global
-    with autocast_for(device, cfg.amp):
-        teacher_out = None
-        if objective.needs_teacher:
-            with torch.no_grad():
-                teacher_out = ViewOutputs(teacher_encoder(views[:n_global]), n_global)
-        student_out = ViewOutputs(encoder(views), n_global)
-        out = objective(student_out, teacher_out, {"labels": batch["labels"], "step": step})
-    loss = out["loss"].float()
-    finite = torch.isfinite(loss.detach()).float().reshape(1)
-    if world > 1:
-        dist.all_reduce(finite, op=dist.ReduceOp.MIN)  # every rank stops at the same step
-    if finite.item() == 0:
-        where = last_good or "none yet (no checkpoint was written before this step)"
-        raise TrainingDiverged(f"loss is {loss.item()} at step {step}; last good checkpoint: {where}")
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    grad_norm = nn.utils.clip_grad_norm_(student.parameters(), cfg.clip_grad) if cfg.clip_grad > 0 else torch.zeros(())
-    optimizer.step()
-    ema_update(teacher, student, momentum, trained)
-    return out, loss.item(), float(grad_norm)
+@dataclass
+class Parts:
+    """Everything a step needs, built once (shared by :func:`train` and ``eval/bench_train.py``)."""
+
+    student: nn.Module
+    teacher: nn.Module
+    encoder: nn.Module           # MultiViewEncoder(student), DDP-wrapped when world > 1
+    teacher_encoder: nn.Module
+    objective: nn.Module
+    optimizer: torch.optim.Optimizer
+    views_cfg: ViewConfig
+    trained: set[str]
+    frozen: set[str]
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Run (or resume) training; returns a summary dict. Raises TrainingDiverged on NaN/inf."""
+def build_parts(cfg: TrainConfig, device: torch.device, world: int = 1) -> Parts:
+    """Student (trained parameters found by a probe), frozen teacher copy, objective, AdamW."""
     from videossl.models import create_model
 
-    # 1. processes and devices
-    device = resolve_device(cfg.device)
-    rank, world, device = setup_distributed(device)
-    main = rank == 0
-    torch.manual_seed(cfg.seed)
-    run = Path(cfg.out)
-    run.mkdir(parents=True, exist_ok=True)
-
-    # 2. model, teacher, concepts, objective, optimizer
     student = create_model(cfg.model, pretrained=cfg.pretrained, device=str(device))
     views_cfg = ViewConfig.for_model(student, frames=cfg.frames, n_local=cfg.n_local, frame_stride=cfg.frame_stride)
     trained = trained_parameter_names(student, views_cfg, device)
@@ -185,11 +163,56 @@ def train(cfg: TrainConfig) -> dict:
     encoder = MultiViewEncoder(student)
     if world > 1:
         encoder = nn.parallel.DistributedDataParallel(encoder, device_ids=[device.index] if device.type == "cuda" else None)
-    teacher_encoder = MultiViewEncoder(teacher)
-    decay = [p for n, p in student.named_parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for n, p in student.named_parameters() if p.requires_grad and p.ndim <= 1]  # biases, norms
+    decay = [p for p in student.parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for p in student.parameters() if p.requires_grad and p.ndim <= 1]  # biases, norms: no decay
     optimizer = torch.optim.AdamW([{"params": decay}, {"params": no_decay, "weight_decay": 0.0}], lr=0.0,
                                   weight_decay=cfg.weight_decay)
+    return Parts(student, teacher, encoder, MultiViewEncoder(teacher), objective, optimizer, views_cfg, trained, frozen)
+
+
+def update_step(cfg: TrainConfig, parts: Parts, batch: dict, step: int, momentum: float, device: torch.device,
+                rank: int = 0, world: int = 1, last_good: str | None = None) -> tuple[dict, float, float]:
+    """One optimisation step: teacher (no grad) → student → loss → NaN check → backward → clip → AdamW → EMA."""
+    torch.manual_seed(cfg.seed * 1_000_003 + step * 1009 + rank)  # dropout etc.: a function of the step
+    views = [v.to(device, non_blocking=True) for v in batch["views"]]
+    n_global = parts.views_cfg.n_global
+    objective, optimizer = parts.objective, parts.optimizer
+    with autocast_for(device, cfg.amp):
+        teacher_out = None
+        if objective.needs_teacher:
+            with torch.no_grad():
+                teacher_out = ViewOutputs(parts.teacher_encoder(views[:n_global]), n_global)
+        student_out = ViewOutputs(parts.encoder(views), n_global)
+        out = objective(student_out, teacher_out, {"labels": batch["labels"], "step": step})
+    loss = out["loss"].float()
+    finite = torch.isfinite(loss.detach()).float().reshape(1)
+    if world > 1:
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)  # every rank stops at the same step
+    if finite.item() == 0:
+        where = last_good or "none yet (no checkpoint was written before this step)"
+        raise TrainingDiverged(f"loss is {loss.item()} at step {step}; last good checkpoint: {where}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = nn.utils.clip_grad_norm_(parts.student.parameters(), cfg.clip_grad) if cfg.clip_grad > 0 else torch.zeros(())
+    optimizer.step()
+    ema_update(parts.teacher, parts.student, momentum, parts.trained)
+    return out, loss.item(), float(grad_norm)
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or resume) training; returns a summary dict. Raises TrainingDiverged on NaN/inf."""
+    # 1. processes and devices
+    device = resolve_device(cfg.device)
+    rank, world, device = setup_distributed(device)
+    main = rank == 0
+    torch.manual_seed(cfg.seed)
+    run = Path(cfg.out)
+    run.mkdir(parents=True, exist_ok=True)
+
+    # 2. model, teacher, concepts, objective, optimizer
+    parts = build_parts(cfg, device, world)
+    student, teacher, objective, optimizer = parts.student, parts.teacher, parts.objective, parts.optimizer
+    views_cfg, trained, frozen = parts.views_cfg, parts.trained, parts.frozen
     base_lr = cfg.lr * cfg.batch_size * world / 256
 
     # 3. resume
@@ -237,8 +260,7 @@ def train(cfg: TrainConfig) -> dict:
         if world > 1:
             dist.all_reduce(has_data, op=dist.ReduceOp.MIN)
         if has_data.item() > 0:  # else every clip of this batch (on some rank) was unreadable: no update
-            out, loss, grad_norm = _update(cfg, step, rank, world, device, views_cfg, batch, encoder, teacher_encoder,
-                                           student, teacher, objective, optimizer, trained, momentum, last_good)
+            out, loss, grad_norm = update_step(cfg, parts, batch, step, momentum, device, rank, world, last_good)
             clips += batch["size"] * world
             losses.append(loss)
             if main and (step % cfg.log_every == 0 or step == end):
