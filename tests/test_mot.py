@@ -149,4 +149,65 @@ def test_empty_and_missing_detections():
             7: np.array([[1, 1, 5, 5, 0.9]]), 2: np.zeros((0, 5))}
     clean, notes = clean_detections(dets, num_frames=3, image_hw=(480, 640))
     assert list(clean) == [1] and np.allclose(clean[1], [[630, 10, 10, 50, 0.9]])
-    assert len(notes) == 2 and "frame 7" in notes[0]
+    assert len(notes) == 2 and "frame 8 of 3" in notes[0]  # 0-based key 7 = file frame 8
+
+
+# -- the eval runner on a hand-made MOTChallenge layout ------------------------------------------
+def _write_mot_root(root, n=12, size=(96, 128), seqs=("SEQ-01", "SEQ-02")):
+    """Two coloured boxes crossing the frame, with gt.txt and slightly jittered det.txt (1-based files)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    H, W = size
+    for s in seqs:
+        d = root / "train" / s
+        for sub in ("img1", "gt", "det"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        (d / "seqinfo.ini").write_text(f"[Sequence]\nname={s}\nimDir=img1\nframeRate=30\nseqLength={n}\n"
+                                       f"imWidth={W}\nimHeight={H}\nimExt=.jpg\n")
+        gt, det = [], []
+        for f in range(n):
+            img = np.full((H, W, 3), 80, np.uint8)
+            for k, (x, col) in enumerate([(8 + 4 * f, (230, 40, 40)), (100 - 4 * f, (40, 230, 40))]):
+                img[30:70, x:x + 20] = col
+                gt.append(f"{f + 1},{k + 1},{x + 1},31,20,40,1,1,1")
+                det.append(f"{f + 1},-1,{x + 1 + rng.normal(0, 0.5):.2f},31,20,40,0.9,-1,-1,-1")
+            Image.fromarray(img).save(d / "img1" / f"{f + 1:06d}.jpg")
+        (d / "gt" / "gt.txt").write_text("\n".join(gt) + "\n")
+        (d / "det" / "det.txt").write_text("\n".join(det) + "\n")
+    return root
+
+
+MOTION_ONLY = {"tracker": {"use_appearance": False, "min_box_area": 0}}
+
+
+def test_eval_runner_motion_only_resume_and_bad_input(tmp_path, capsys):
+    from unitrack.eval import evaluate_task
+    from videossl.errors import InputError
+
+    root = _write_mot_root(tmp_path / "mot")
+    run = tmp_path / "run"
+    m = evaluate_task("mot", root, out=run, options=MOTION_ONLY, progress=False)
+    assert m["overall"]["MOTA"] == pytest.approx(1.0) and m["overall"]["IDSW"] == 0
+    saved = json.loads((run / "metrics.json").read_text())
+    assert set(saved) >= {"task", "model", "dataset", "overall", "per_sequence", "fps", "machine"}
+    first = (run / "mot" / "SEQ-01.txt").read_text()
+    assert first.splitlines()[0].endswith(",-1,-1,-1")
+
+    # resume: a finished sequence is not re-run (its file is left byte for byte)
+    (run / "mot" / "SEQ-02.txt").unlink()
+    evaluate_task("mot", root, out=run, options=MOTION_ONLY, progress=False)
+    assert (run / "mot" / "SEQ-01.txt").read_text() == first and (run / "mot" / "SEQ-02.txt").exists()
+
+    # an empty detection file is tracked through (no tracks); a detection on a frame that does not
+    # exist is one InputError line, and the other sequence is still written and scored
+    (root / "train" / "SEQ-01" / "det" / "det.txt").write_text("")
+    with open(root / "train" / "SEQ-02" / "det" / "det.txt", "a") as f:
+        f.write("99,-1,1,1,10,10,0.9,-1,-1,-1\n")
+    run2 = tmp_path / "run2"
+    with pytest.raises(InputError, match="1 sequence"):
+        evaluate_task("mot", root, out=run2, options=MOTION_ONLY, progress=False)
+    assert "det.txt" in capsys.readouterr().err
+    assert (run2 / "mot" / "SEQ-01.txt").read_text() == ""
+    assert not (run2 / "mot" / "SEQ-02.txt").exists()
+    assert json.loads((run2 / "metrics.json").read_text())["per_sequence"]["SEQ-01"]["FN"] == 24
