@@ -211,3 +211,46 @@ def test_eval_runner_motion_only_resume_and_bad_input(tmp_path, capsys):
     assert (run2 / "mot" / "SEQ-01.txt").read_text() == ""
     assert not (run2 / "mot" / "SEQ-02.txt").exists()
     assert json.loads((run2 / "metrics.json").read_text())["per_sequence"]["SEQ-01"]["FN"] == 24
+
+
+def _write_mots_root(root, n=10, size=(64, 96)):
+    """One MOTS20 sequence: two overlapping rectangles (overlap resolved in the gt), pedestrians (class 2)."""
+    from PIL import Image
+
+    from unitrack.data.writers import write_mots
+
+    H, W = size
+    d = root / "train" / "MOTS-01"
+    (d / "img1").mkdir(parents=True)
+    (d / "seqinfo.ini").write_text(f"[Sequence]\nname=MOTS-01\nimDir=img1\nframeRate=30\nseqLength={n}\n"
+                                   f"imWidth={W}\nimHeight={H}\nimExt=.jpg\n")
+    frames, ids, masks = [], [], []
+    for f in range(n):
+        img = np.full((H, W, 3), 60, np.uint8)
+        taken = np.zeros((H, W), bool)
+        for k, x in enumerate([5 + 3 * f, 60 - 2 * f]):
+            m = np.zeros((H, W), bool)
+            m[10:50, x:x + 16] = True
+            m &= ~taken
+            taken |= m
+            img[m] = (200, 50, 50) if k == 0 else (50, 50, 200)
+            frames.append(f), ids.append(2001 + k), masks.append(m)
+        Image.fromarray(img).save(d / "img1" / f"{f + 1:06d}.jpg")
+    write_mots(d / "gt" / "gt.txt", np.array(frames), np.array(ids), np.full(len(ids), 2), masks=masks)
+    return root
+
+
+def test_mots_runner_motion_only_disjoint_masks(tmp_path):
+    from pycocotools import mask as mu
+
+    from unitrack.data.mots import read_mots_txt
+    from unitrack.eval import evaluate_task
+
+    root = _write_mots_root(tmp_path / "mots")
+    m = evaluate_task("mots", root, out=tmp_path / "run", options={"tracker": {"use_appearance": False}},
+                      progress=False)
+    assert m["overall"]["IDSW"] == 0 and m["overall"]["sMOTSA"] > 0.9
+    pred = read_mots_txt(tmp_path / "run" / "mots" / "MOTS-01.txt")
+    for f in np.unique(pred.frame):
+        r = pred.at(f).rles
+        assert all(mu.area(mu.merge([a, b], intersect=True)) == 0 for i, a in enumerate(r) for b in r[i + 1:])
