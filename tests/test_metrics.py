@@ -373,3 +373,22 @@ def test_evaluate_on_disk_and_cli(tmp_path, capsys):
     assert rec["task"] == "mot" and rec["overall"]["IDSW"] == 0 and rec["dataset"] == "mot17"
     assert "100.0" in capsys.readouterr().out
     assert main(["metrics", "--task", "sot", "--gt", str(tmp_path / "otb"), "--pred", str(tmp_path / "nope")]) == 2
+
+
+def test_vos_crop_equals_full_frame():
+    rng = np.random.default_rng(1)
+    gt = np.zeros((6, 60, 80), np.uint8)
+    pred = np.zeros_like(gt)
+    for t in range(6):
+        for k in (1, 2):
+            y, x = rng.integers(0, 50), rng.integers(0, 70)  # touching the frame edges sometimes
+            gt[t, y:y + rng.integers(3, 15), x:x + rng.integers(3, 15)] = k
+            y, x = rng.integers(0, 50), rng.integers(0, 70)
+            pred[t, y:y + rng.integers(3, 15), x:x + rng.integers(3, 15)] = k
+    gt[2, 0:5, 0:80] = vos.VOID
+    J, F = vos.sequence_scores(gt, pred)
+    for col, t in enumerate(range(1, 5)):
+        void = gt[t] == vos.VOID
+        for k in (1, 2):
+            assert J[k - 1, col] == approx(vos.jaccard(gt[t] == k, pred[t] == k, void))
+            assert F[k - 1, col] == approx(vos.f_boundary(gt[t] == k, pred[t] == k, void))

@@ -17,6 +17,8 @@ Follows ``davis2017-evaluation`` (``davis2017/metrics.py`` and ``evaluation.py``
   the same figures over that sequence's objects.
 
 Missing prediction frames count as all background (the official tool stops with an error).
+Each object-frame is scored on the bounding box of ``gt | pred`` grown by 2 px, which gives exactly
+the full-frame numbers (see ``_crop_box``) at a fraction of the cost on 480p frames.
 """
 
 from __future__ import annotations
@@ -71,8 +73,12 @@ def jaccard(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None) ->
     return 1.0 if union == 0 else inter / union
 
 
-def f_boundary(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None, bound_th: float = BOUND_TH) -> float:
-    """Boundary F-measure of one frame's binary masks (DAVIS ``f_measure``)."""
+def f_boundary(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None, bound_th: float = BOUND_TH,
+               bound_pix: int | None = None) -> float:
+    """Boundary F-measure of one frame's binary masks (DAVIS ``f_measure``).
+
+    ``bound_pix`` overrides the tolerance computed from ``gt.shape`` (needed when scoring a crop).
+    """
     gt = np.asarray(gt, bool)
     pred = np.asarray(pred, bool)
     if void is not None:
@@ -86,7 +92,7 @@ def f_boundary(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None,
         precision = 1.0 if n_fg == 0 else 0.0
         recall = 1.0 if n_gt == 0 else 0.0
     else:
-        se = disk(bound_pixels(gt.shape, bound_th))
+        se = disk(bound_pixels(gt.shape, bound_th) if bound_pix is None else bound_pix)
         fg_dil = cv2.dilate(fg_b.astype(np.uint8), se).astype(bool)
         gt_dil = cv2.dilate(gt_b.astype(np.uint8), se).astype(bool)
         precision = np.count_nonzero(fg_b & gt_dil) / n_fg
@@ -111,13 +117,36 @@ def sequence_scores(gt: np.ndarray, pred: np.ndarray, num_objects: int | None = 
     frames = range(1, len(gt) - 1) if skip_first_last else range(len(gt))
     J = np.zeros((num_objects, len(frames)))
     F = np.zeros((num_objects, len(frames)))
+    bound = bound_pixels(gt.shape[1:]) if gt.ndim == 3 else 0
     for col, t in enumerate(frames):
         void = gt[t] == VOID
         for k in range(num_objects):
             g, p = gt[t] == k + 1, pred[t] == k + 1
-            J[k, col] = jaccard(g, p, void)
-            F[k, col] = f_boundary(g, p, void)
+            box = _crop_box(g | p)
+            if box is None:  # absent from both: J = F = 1, as the official tool gives
+                J[k, col] = F[k, col] = 1.0
+                continue
+            g, p, v = g[box], p[box], void[box]
+            J[k, col] = jaccard(g, p, v)
+            F[k, col] = f_boundary(g, p, v, bound_pix=bound)
     return J, F
+
+
+def _crop_box(mask: np.ndarray, margin: int = 2) -> tuple[slice, slice] | None:
+    """Bounding box of ``mask`` grown by ``margin`` px (clipped to the frame); ``None`` if empty.
+
+    Scoring on this crop gives exactly the full-frame J and F: ``seg2bmap`` only looks one pixel
+    down/right, so with 2 px of empty margin every boundary pixel lies inside the crop and no
+    spurious one appears on its edges; boundary matching only compares boundary pixels with each
+    other, so distances are unchanged; the tolerance comes from the full frame's diagonal.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (slice(max(rows[0] - margin, 0), min(rows[-1] + margin + 1, h)),
+            slice(max(cols[0] - margin, 0), min(cols[-1] + margin + 1, w)))
 
 
 def summarize(per_object: list[tuple[float, float]]) -> dict[str, float]:
