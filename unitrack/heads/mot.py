@@ -77,7 +77,7 @@ def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, 
 
     def frames_iter() -> Iterable:
         if need_frames:
-            from videossl.io import prefetch
+            from videossl.io.prefetch import prefetch
 
             yield from prefetch(reader, batches)
         else:
@@ -116,18 +116,30 @@ def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, 
 
 
 # -- plug-in protocol of unitrack.eval ----------------------------------------------------------
-class SequenceFrames:
-    """A ``unitrack.data`` sequence seen as a reader: ``len``, ``height``, ``width``, ``fps``, ``get_batch``."""
+def _reader_base():
+    from videossl.io.reader import VideoReader
+
+    return VideoReader
+
+
+class SequenceFrames(_reader_base()):
+    """A ``unitrack.data`` sequence as a ``videossl.io`` reader, so ``prefetch`` decodes it ahead.
+
+    Frames come from the sequence's own list (``seq.load_frames``), i.e. exactly the annotated ones.
+    """
+
+    backend = "unitrack-data"
 
     def __init__(self, seq):
-        self.seq, self.path = seq, seq.frame_dir
-        self.height, self.width, self.fps = seq.height, seq.width, seq.fps
-
-    def __len__(self) -> int:
-        return len(self.seq)
+        super().__init__(seq.frame_dir)
+        self.seq = seq
+        self.height, self.width, self.fps, self._len = seq.height, seq.width, seq.fps, len(seq)
 
     def get_batch(self, indices) -> np.ndarray:
-        return self.seq.load_frames(list(indices))
+        return self.seq.load_frames(self._check_indices(indices))
+
+    def clone(self) -> "SequenceFrames":
+        return SequenceFrames(self.seq)
 
 
 def sequences(root: Path) -> list[str]:

@@ -67,7 +67,7 @@ def track_masks(reader, objs: dict[int, list[tuple[float, dict]]], embedder: Emb
 
     def frames_iter():
         if use_model or on_frame is not None:
-            from videossl.io import prefetch
+            from videossl.io.prefetch import prefetch
 
             yield from prefetch(reader, batches)
         else:
