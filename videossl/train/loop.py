@@ -48,7 +48,7 @@ class TrainingDiverged(RuntimeError):
 class TrainConfig:
     data: str
     out: str
-    concepts: str | None = None
+    concepts: str | dict | None = None   # prompts JSON, or precomputed {actions, attributes, incidence}
     model: str = "videossl-tiny"
     pretrained: str | None = None
     objective: str = "concept"
@@ -118,12 +118,15 @@ def trained_parameter_names(model: nn.Module, cfg: ViewConfig, device: torch.dev
     return names
 
 
-def concept_matrices(concepts_path: str, model: nn.Module, device: torch.device) -> dict:
-    """Action / attribute matrices and incidence, embedded once with the model's text tower."""
-    from videossl.concepts import embed_concepts, load_concepts
+def concept_matrices(concepts: str | dict, model: nn.Module, device: torch.device) -> dict:
+    """Action / attribute matrices and incidence, embedded once with the model's text tower
+    (or given directly as a dict of tensors)."""
+    if isinstance(concepts, dict):
+        m = concepts
+    else:
+        from videossl.concepts import embed_concepts, load_concepts
 
-    space = load_concepts(concepts_path)
-    m = embed_concepts(space, model)
+        m = embed_concepts(load_concepts(concepts), model)
     get = (lambda k: m[k]) if isinstance(m, dict) else (lambda k: getattr(m, k))
     return {k: torch.as_tensor(get(k)).float().to(device) for k in ("actions", "attributes", "incidence")}
 
@@ -226,6 +229,7 @@ def train(cfg: TrainConfig) -> dict:
     last_good = str(ckpt["weights"]) if ckpt else None
     if main:
         atomic_write_json(run / "config.json", {**dataclasses.asdict(cfg), "world_size": world,
+                                               "concepts": cfg.concepts if isinstance(cfg.concepts, str) else "<matrices>",
                                                "machine": machine_info()})
 
     items = list_videos(cfg.data)
