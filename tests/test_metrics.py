@@ -392,3 +392,103 @@ def test_vos_crop_equals_full_frame():
         for k in (1, 2):
             assert J[k - 1, col] == approx(vos.jaccard(gt[t] == k, pred[t] == k, void))
             assert F[k - 1, col] == approx(vos.f_boundary(gt[t] == k, pred[t] == k, void))
+
+
+# ---------------------------------------------------------------- against TrackEval's own MOTChallenge pipelines
+def _trackeval_run(dataset, metrics):
+    import contextlib
+    import io
+
+    import trackeval
+
+    cfg = {"PRINT_CONFIG": False, "PRINT_RESULTS": False, "OUTPUT_SUMMARY": False, "OUTPUT_DETAILED": False,
+           "PLOT_CURVES": False, "TIME_PROGRESS": False, "USE_PARALLEL": False}
+    with contextlib.redirect_stdout(io.StringIO()):
+        res, _ = trackeval.Evaluator(cfg).evaluate([dataset], metrics)
+    return next(iter(res.values()))["t"]["COMBINED_SEQ"]["pedestrian"]
+
+
+def _seqinfo(path, n, h=1080, w=1920):
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "seqinfo.ini").write_text(f"[Sequence]\nname={path.name}\nimDir=img1\nframeRate=30\nseqLength={n}\n"
+                                      f"imWidth={w}\nimHeight={h}\nimExt=.jpg\n")
+
+
+def test_mot_equals_trackeval_motchallenge(tmp_path):
+    import trackeval
+
+    from unitrack.data import writers
+
+    rng = np.random.default_rng(3)
+    n, gt, pred, nid = 60, [], [], 1000
+    start, pos, vel = rng.integers(1, 40, 12), rng.uniform([0, 0], [900, 500], (12, 2)), rng.normal(0, 3, (12, 2))
+    for f in range(1, n + 1):
+        alive = [k for k in range(12) if start[k] <= f < start[k] + 30]
+        swap = rng.random() < 0.15 and len(alive) > 1
+        a, b = rng.choice(alive, 2, replace=False) if swap else (-1, -1)
+        for k in alive:
+            x, y = pos[k] + vel[k] * (f - start[k])
+            gt.append([f, k + 1, x, y, 40, 90, 0 if k == 5 else 1, 7 if k == 3 else (2 if k == 8 else 1), 1])
+            if rng.random() < 0.9:
+                j = b if k == a else a if k == b else k
+                pred.append([f, j + 1, x + rng.normal(0, 6), y + rng.normal(0, 6), 40, 90])
+        nid += 1
+        pred.append([f, nid, *rng.uniform([0, 0], [900, 500]), 40, 90])
+    gt, pred = np.array(gt), np.array(pred)
+    seq = tmp_path / "gt" / "train" / "MOT17-SYN"
+    _seqinfo(seq, n)
+    writers.write_mot(seq / "gt" / "gt.txt", gt[:, 0] - 1, gt[:, 1], gt[:, 2:6] - [1, 1, 0, 0], gt[:, 6], gt[:, 7], gt[:, 8])
+    trk = tmp_path / "trk" / "t" / "data"
+    writers.write_mot(trk / "MOT17-SYN.txt", pred[:, 0] - 1, pred[:, 1], pred[:, 2:6] - [1, 1, 0, 0])
+    ours = mot.evaluate(tmp_path / "gt", trk)["overall"]
+    ds = trackeval.datasets.MotChallenge2DBox({"GT_FOLDER": str(seq.parent), "TRACKERS_FOLDER": str(tmp_path / "trk"),
+                                              "SKIP_SPLIT_FOL": True, "SEQ_INFO": {"MOT17-SYN": n},
+                                              "PRINT_CONFIG": False})
+    cfg = {"PRINT_CONFIG": False}
+    r = _trackeval_run(ds, [trackeval.metrics.HOTA(cfg), trackeval.metrics.CLEAR(cfg), trackeval.metrics.Identity(cfg)])
+    assert ours["IDSW"] > 0 and ours["FP"] > 0 and ours["FN"] > 0
+    assert ours == approx({"MOTA": r["CLEAR"]["MOTA"], "IDF1": r["Identity"]["IDF1"], "HOTA": np.mean(r["HOTA"]["HOTA"]),
+                           "IDSW": r["CLEAR"]["IDSW"], "FP": r["CLEAR"]["CLR_FP"], "FN": r["CLEAR"]["CLR_FN"]})
+
+
+def test_mots_equals_trackeval_motschallenge(tmp_path):
+    import trackeval
+
+    from unitrack.data import writers
+
+    rng = np.random.default_rng(4)
+    n, H, W = 30, 60, 120
+    gt_rows, pred_rows = [], []
+    for f in range(n):
+        taken = np.zeros((H, W), bool)
+        for k in range(4):
+            y, x = 5 + 12 * k, int(5 + 2.5 * f + 3 * k) % 90
+            m = np.zeros((H, W), bool)
+            m[y:y + 10, x:x + 12] = True
+            m &= ~taken
+            taken |= m
+            gt_rows.append((f, 2001 + k, 2, m))
+            if rng.random() < 0.85:
+                shift = int(rng.integers(-3, 4))  # |shift| 4 would give IoU exactly 0.5: TrackEval matches it, MOTS does not
+                p = np.roll(m, shift, axis=1)
+                pid = 1 + (k if not (f > 15 and k < 2) else 1 - k)  # identity swap of tracks 0 and 1
+                pred_rows.append((f, 2000 + pid, 2, p))
+        ign = np.zeros((H, W), bool)
+        ign[52:60, 0:60] = True
+        gt_rows.append((f, 10000, 10, ign & ~taken))
+        fp = np.zeros((H, W), bool)
+        fp[53:59, int(rng.integers(0, 100)):][:, :12] = True  # sometimes inside the ignore region
+        pred_rows.append((f, 2050, 2, fp & ~np.any([p[3] for p in pred_rows if p[0] == f], axis=0)))
+    seq = tmp_path / "gt" / "train" / "MOTS20-SYN"
+    _seqinfo(seq, n, H, W)
+    for rows, path in ((gt_rows, seq / "gt" / "gt.txt"), (pred_rows, tmp_path / "trk" / "t" / "data" / "MOTS20-SYN.txt")):
+        rows = [r for r in rows if r[3].any()]
+        writers.write_mots(path, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], masks=[r[3] for r in rows])
+    ours = mots.evaluate(tmp_path / "gt", tmp_path / "trk" / "t" / "data")["overall"]
+    ds = trackeval.datasets.MOTSChallenge({"GT_FOLDER": str(seq.parent), "TRACKERS_FOLDER": str(tmp_path / "trk"),
+                                           "SKIP_SPLIT_FOL": True, "SEQ_INFO": {"MOTS20-SYN": n}, "PRINT_CONFIG": False})
+    cfg = {"PRINT_CONFIG": False}
+    r = _trackeval_run(ds, [trackeval.metrics.CLEAR(cfg), trackeval.metrics.Identity(cfg)])
+    assert ours["IDSW"] > 0
+    assert ours == approx({"sMOTSA": r["CLEAR"]["sMOTA"], "MOTSA": r["CLEAR"]["MOTA"], "IDF1": r["Identity"]["IDF1"],
+                           "IDSW": r["CLEAR"]["IDSW"]})

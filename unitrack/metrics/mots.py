@@ -17,7 +17,9 @@ region. Per frame, following ``mots_tools`` (Voigtlaender et al., CVPR 2019) and
   over IoU > 0.5 pairs.
 
 Counting and the identity assignment run through TrackEval's ``CLEAR`` and ``Identity`` metrics on
-the preprocessed frames, with IoU ≤ 0.5 zeroed so that their ``>= 0.5`` test becomes MOTS's ``> 0.5``.
+the preprocessed frames, with IoU ≤ 0.5 zeroed so that their ``>= 0.5`` test becomes MOTS's ``> 0.5``
+(``mots_tools``' ``c > 0.5``). This is the one place where TrackEval's MOTSChallenge differs: it
+matches a pair whose IoU is exactly 0.5; elsewhere the results are identical (tested against it).
 Stated difference from ``mots_tools``: its IDF1 keeps predictions inside ignore regions in the
 denominator (its own TODO notes it); TrackEval and this module remove them first. Sequences combine
 by summing counts. With no ground truth a zero denominator is taken as 1 (TrackEval's convention).
