@@ -492,3 +492,36 @@ def test_mots_equals_trackeval_motschallenge(tmp_path):
     assert ours["IDSW"] > 0
     assert ours == approx({"sMOTSA": r["CLEAR"]["sMOTA"], "MOTSA": r["CLEAR"]["MOTA"], "IDF1": r["Identity"]["IDF1"],
                            "IDSW": r["CLEAR"]["IDSW"]})
+
+
+# ---------------------------------------------------------------- the synthetic benchmark: ground truth as predictions
+def test_synthetic_benchmark_ground_truth_scores_perfect(tmp_path):
+    import shutil
+
+    import unitrack.metrics as M
+    from unitrack.data import davis, jhmdb, otb, writers
+    from unitrack.data import mot as motd
+    from unitrack.data import mots as motsd
+    from unitrack.data.synth import ensure_benchmark
+
+    roots = {task: ensure_benchmark(task) for task in ROOTS}
+    run = tmp_path / "run"
+    for name in otb.list_sequences(roots["sot"]):
+        writers.write_otb(run / "sot" / f"{name}.txt", otb.load_sequence(roots["sot"], name).boxes)
+    for name in davis.list_sequences(roots["vos"]):
+        shutil.copytree(roots["vos"] / "Annotations" / "480p" / name, run / "vos" / name)
+    for name in motd.list_sequences(roots["mot"]):
+        g = motd.load_sequence(roots["mot"], name).gt
+        g = g.select((g.conf != 0) & ((g.cls == 1) | (g.cls == -1)))
+        writers.write_mot(run / "mot" / f"{name}.txt", g.frame, g.ids, g.boxes)
+    for name in motsd.list_sequences(roots["mots"]):
+        g = motsd.load_sequence(roots["mots"], name).gt
+        keep = np.flatnonzero(g.class_id == 2)
+        writers.write_mots(run / "mots" / f"{name}.txt", g.frame[keep], g.obj_id[keep], g.class_id[keep],
+                           rles=[g.rles[i] for i in keep])
+    for name in jhmdb.list_sequences(roots["pose"]):
+        writers.write_pose_json(run / "pose" / f"{name.split('/')[1]}.json", jhmdb.load_sequence(roots["pose"], name).joints)
+    for task, root in roots.items():
+        res = M.evaluate(task, root, run / task)
+        assert res["overall"] == approx(PERFECT[task]), task
+        assert len(res["per_sequence"]) >= 1
