@@ -525,3 +525,14 @@ def test_synthetic_benchmark_ground_truth_scores_perfect(tmp_path):
         res = M.evaluate(task, root, run / task)
         assert res["overall"] == approx(PERFECT[task]), task
         assert len(res["per_sequence"]) >= 1
+
+
+def test_bad_input_is_one_clear_error():
+    gt = _gt_rows(frames=1, ids=(1,))
+    dup = np.concatenate([_pred(gt), _pred(gt)])
+    with pytest.raises(ValueError, match="repeats an id within frame 1"):
+        mot.evaluate_arrays({"s": gt}, {"s": dup})
+    with pytest.raises(ValueError, match="prediction shape"):
+        vos.sequence_scores(np.zeros((3, 4, 4), np.uint8), np.zeros((3, 4, 5), np.uint8))
+    rec = report.build_record("sot", {"overall": {"success_auc": float("nan")}, "per_sequence": {}}, machine="m")
+    assert rec["overall"]["success_auc"] is None
