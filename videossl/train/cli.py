@@ -18,7 +18,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a video model against a language concept space",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("--concepts", help="concept space JSON (prompts/*.json); needed by the concept objectives")
-    p.add_argument("--data", required=True, help="folder of videos / frame folders, or a CSV of path,label")
+    p.add_argument("--data", required=True, nargs="+",
+                   help="folder of videos / frame folders, or a CSV of path,label (several are concatenated)")
     p.add_argument("--out", required=True, help="run directory (checkpoints, metrics.jsonl, tb/, model.safetensors)")
     p.add_argument("--model", default="videossl-tiny", help="model name (videossl.models.list_models())")
     p.add_argument("--pretrained", default=None, help="initial weights: tag, Hugging Face id or local path")

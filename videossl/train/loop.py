@@ -46,7 +46,7 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class TrainConfig:
-    data: str
+    data: str | list[str]            # folder(s) of videos / frame folders, or CSV(s) of path,label
     out: str
     concepts: str | dict | None = None   # prompts JSON, or precomputed {actions, attributes, incidence}
     model: str = "videossl-tiny"
@@ -232,7 +232,7 @@ def train(cfg: TrainConfig) -> dict:
                                                "concepts": cfg.concepts if isinstance(cfg.concepts, str) else "<matrices>",
                                                "machine": machine_info()})
 
-    items = list_videos(cfg.data)
+    items = [it for d in ([cfg.data] if isinstance(cfg.data, str) else cfg.data) for it in list_videos(d)]
     dataset = MultiViewClips(items, views_cfg)
     end = cfg.steps if cfg.stop_after is None else min(cfg.steps, cfg.stop_after)
     sampler = ResumableBatchSampler(len(items), cfg.batch_size, cfg.seed, start, rank, world, max_steps=end)
