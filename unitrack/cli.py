@@ -6,6 +6,7 @@ from videossl.clitools import run_cli
 
 # command name -> module defining ``register(subparsers)``
 COMMANDS: dict[str, str] = {
+    "data": "unitrack.data.cli",
     "eval": "unitrack.eval",
     "metrics": "unitrack.metrics.cli",
 }

@@ -34,8 +34,8 @@ def write_otb(path: str | os.PathLike, boxes: np.ndarray) -> None:
     atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
-def write_davis_png(path: str | os.PathLike, mask: np.ndarray, palette: np.ndarray | None = None) -> None:
-    """An object-id map (``uint8 [H, W]``, 0 = background) as an indexed PNG with the DAVIS palette."""
+def davis_png_bytes(mask: np.ndarray, palette: np.ndarray | None = None, path: str | os.PathLike | None = None) -> bytes:
+    """Encode an object-id map (``uint8 [H, W]``, 0 = background) as an indexed PNG with the DAVIS palette."""
     from PIL import Image
 
     mask = np.asarray(mask)
@@ -43,12 +43,18 @@ def write_davis_png(path: str | os.PathLike, mask: np.ndarray, palette: np.ndarr
         raise InputError(path, f"mask must be a non-empty 2-D id map, got shape {mask.shape}")
     if mask.min() < 0 or mask.max() > 255:
         raise InputError(path, "mask ids must be in 0..255")
-    im = Image.fromarray(mask.astype(np.uint8), mode="P")
+    im = Image.frombytes("P", (mask.shape[1], mask.shape[0]), np.ascontiguousarray(mask, dtype=np.uint8).tobytes())
     im.putpalette((davis_palette() if palette is None else np.asarray(palette, np.uint8)).reshape(-1).tolist())
     buf = io.BytesIO()
     im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_davis_png(path: str | os.PathLike, mask: np.ndarray, palette: np.ndarray | None = None) -> None:
+    """An object-id map (``uint8 [H, W]``, 0 = background) as an indexed PNG with the DAVIS palette, atomically."""
+    blob = davis_png_bytes(mask, palette, path)
     with atomic_write(path, "wb") as f:
-        f.write(buf.getvalue())
+        f.write(blob)
 
 
 def write_mot(path: str | os.PathLike, frame: np.ndarray, ids: np.ndarray, boxes: np.ndarray, conf: np.ndarray | None = None,

@@ -1,0 +1,45 @@
+"""``unitrack data synth --out DIR [--seed S] [--tasks sot,vos,mot,mots,pose] [--preview IMG_DIR]``.
+
+``data`` is a verb with sub-commands so that dataset chores (today only generating the synthetic
+benchmark) share one place on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("data", help="dataset tools (synthetic benchmark)", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    sub.required = True
+    s = sub.add_parser("synth", help="write the synthetic benchmark in the real datasets' layouts")
+    s.add_argument("--out", required=True, help="folder to write otb/ davis/ mot17/ mots20/ jhmdb/ into")
+    s.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
+    s.add_argument("--tasks", default="sot,vos,mot,mots,pose", help="comma-separated subset of sot,vos,mot,mots,pose")
+    s.add_argument("--preview", default=None, metavar="IMG_DIR", help="also draw one annotated frame per task into IMG_DIR")
+    s.set_defaults(func=run_synth)
+
+
+def run_synth(args) -> int:
+    from unitrack.data.synth import TASKS, generate
+    from videossl.errors import InputError
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown or not tasks:
+        raise InputError(None, f"--tasks: unknown task(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(TASKS)}")
+    t0 = time.perf_counter()
+    roots = generate(args.out, seed=args.seed, tasks=tasks)
+    for task, root in roots.items():
+        print(f"{task:5s} {root}")
+    print(f"generated in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    if args.preview:
+        from unitrack.data.synth.preview import write_previews
+
+        for path in write_previews(roots, args.preview):
+            print(f"preview {path}")
+    return 0
