@@ -6,6 +6,7 @@ from videossl.clitools import run_cli
 
 # command name -> module defining ``register(subparsers)``
 COMMANDS: dict[str, str] = {
+    "extract": "videossl.extract",
     "train": "videossl.train.cli",
 }
 

@@ -1,0 +1,371 @@
+"""Batched feature extraction: videos in, one safetensors file of features per video out.
+
+Why it is built this way (the naive loop — read a frame, preprocess, forward
+with batch 1 — leaves a GPU idle most of the time):
+
+* decoding and resizing run on worker threads (:func:`videossl.io.prefetch_videos`),
+  several videos at once, each read sequentially, in bounded queues;
+* model batches are filled across frame/clip boundaries *and across videos*,
+  so short clips still give full batches;
+* on CUDA, uint8 frames go into pinned host memory, are copied with
+  ``non_blocking=True`` and normalised on the device (4x fewer bytes than
+  float), the forward runs under bf16 autocast, and the result of batch *k*
+  is fetched only after batch *k+1* has been launched;
+* each video's file is written atomically once all its outputs are in, so a
+  stopped run restarts where it left off (finished files are skipped when
+  they were made with the same settings), and one corrupt video is reported
+  and skipped without stopping the others.
+
+Outputs. Dense (``dense=True``, ``model.encode_frames``): ``features``
+``[N,C,h,w]``, ``indices`` ``[N]`` (frame numbers), ``timestamps`` ``[N]`` (s).
+Clip level (``model.encode_video``): ``clip_embeddings`` ``[K,D]`` for K clips
+of ``clip_len`` frames, ``clip_indices`` ``[K,T]``, ``embedding`` ``[D]`` (their
+mean). ``num_frames=T`` gives one clip of T frames spread over the video;
+``fps=F`` resamples to F frames/s and cuts consecutive clips of ``clip_len``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import torch
+
+from videossl.errors import InputError
+from videossl.io.discover import find_videos
+from videossl.io import VideoJob, prefetch_videos, samplers
+from videossl.io.transforms import normalize_on_device, resize, resize_short_center_crop, to_uint8_tensor
+from videossl.utils import autocast_for, resolve_device, save_safetensors_atomic
+
+DECODE_CHUNK_FRAMES = 16  # frames per decode batch: bounds raw-frame memory (1080p: 16 x 6 MB)
+DEFAULT_CLIP_LEN = 8
+
+
+@dataclass
+class Settings:
+    """What decides a video's features; a finished file is reused only when these match."""
+
+    model: str
+    dense: bool = False
+    num_frames: int | None = None
+    fps: float | None = None
+    clip_len: int = DEFAULT_CLIP_LEN
+    size: tuple[int, ...] | None = None
+    dtype: str = "float32"
+
+    def metadata(self) -> dict[str, str]:
+        return {"videossl_settings": json.dumps(self.__dict__, sort_keys=True, default=list)}
+
+
+@dataclass
+class Summary:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
+    frames: int = 0
+    seconds: float = 0.0
+
+
+def plan_units(num_frames: int, video_fps: float, s: Settings) -> list[list[int]]:
+    """The units a video is cut into: single frames (dense) or clips of T frames (clip level)."""
+    if s.dense:
+        if s.num_frames:
+            frames = samplers.uniform_indices(num_frames, s.num_frames)
+        elif s.fps:
+            frames = samplers.fps_indices(num_frames, video_fps, s.fps)
+        else:
+            frames = list(range(num_frames))
+        return [[i] for i in frames]
+    if s.fps:
+        frames = samplers.fps_indices(num_frames, video_fps, s.fps)
+        return [[frames[j] for j in w] for w in samplers.sliding_windows(len(frames), s.clip_len)]
+    return [samplers.uniform_indices(num_frames, s.num_frames or s.clip_len)]
+
+
+def _decode_batches(units: list[list[int]]) -> list[list[int]]:
+    """Group whole units into decode batches of about DECODE_CHUNK_FRAMES frames."""
+    per = max(1, DECODE_CHUNK_FRAMES // len(units[0]))
+    return [sum(units[i:i + per], []) for i in range(0, len(units), per)]
+
+
+class _Video:
+    def __init__(self, key: str, info: dict, units: list[list[int]]):
+        self.key, self.info, self.units = key, info, units
+        self.outputs: list[torch.Tensor | None] = [None] * len(units)
+        self.queued = 0  # units handed to the batcher so far
+        self.received = 0  # units whose outputs are back
+        self.decoded = False
+
+
+class Extractor:
+    """Runs one model over many videos; :meth:`run` yields ``(key, tensors | exception, info)`` per video."""
+
+    def __init__(self, model, settings: Settings, batch_size: int = 32, device: str | torch.device = "auto",
+                 num_threads: int = 2, max_open: int = 2):
+        self.model, self.s = model, settings
+        self.batch_size = max(1, int(batch_size))
+        self.device = resolve_device(device)
+        self.num_threads, self.max_open = num_threads, max_open
+        self.cuda = self.device.type == "cuda"
+        size = settings.size or tuple(model.input_size)
+        if settings.dense:
+            self._resize = (lambda f: resize(f, size[0])) if len(size) == 1 else (lambda f: resize(f, size))
+        else:
+            size = size * 2 if len(size) == 1 else size
+            self._resize = lambda f: resize_short_center_crop(f, size)
+        self.out_dtype = getattr(torch, settings.dtype)
+
+    def transform(self, frames) -> torch.Tensor:
+        """Worker-thread stage: resize/crop uint8 frames and lay them out as ``[N,3,h,w]``."""
+        x = to_uint8_tensor(self._resize(frames))
+        return x.pin_memory() if self.cuda else x
+
+    # -- the model side ---------------------------------------------------------------------
+    @torch.inference_mode()
+    def _forward(self, parts: list[torch.Tensor]):
+        n = sum(len(p) for p in parts)
+        if self.cuda:
+            host = torch.empty((n, *parts[0].shape[1:]), dtype=torch.uint8, pin_memory=True)
+            torch.cat(parts, out=host)
+            x = host.to(self.device, non_blocking=True)
+        else:
+            x = parts[0] if len(parts) == 1 else torch.cat(parts)
+        x = normalize_on_device(x, self.model.mean, self.model.std)
+        with autocast_for(self.device):
+            y = self.model.encode_frames(x) if self.s.dense else self.model.encode_video(x)
+        y = y.to(self.out_dtype)
+        if not self.cuda:
+            return y, None
+        out = torch.empty(y.shape, dtype=y.dtype, pin_memory=True)
+        out.copy_(y, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record()
+        return out, done
+
+    def run(self, videos: Sequence[tuple[str, str]]) -> Iterator[tuple[str, Any, dict]]:
+        s, videos_by_key = self.s, {}
+        pending: deque = deque()  # (key, first unit position, uint8 tensor of units)
+        in_flight: deque = deque()  # (output tensor, cuda event | None, [(key, pos, count)])
+        finished: deque = deque()
+
+        def plan(reader):
+            units = plan_units(len(reader), reader.fps, s)
+            return _decode_batches(units)
+
+        def resolve(all_: bool) -> None:
+            while in_flight and (all_ or len(in_flight) > 1):
+                out, event, owners = in_flight.popleft()
+                if event is not None:
+                    event.synchronize()
+                start = 0
+                for key, pos, count in owners:
+                    v = videos_by_key.get(key)
+                    if v is not None:  # None: the video failed after this batch was launched
+                        v.outputs[pos:pos + count] = list(out[start:start + count])
+                        v.received += count
+                        check_finished(v)
+                    start += count
+
+        def launch(n: int) -> None:
+            parts, owners = [], []
+            while n > 0 and pending:
+                key, pos, x = pending.popleft()
+                take = min(n, len(x))
+                if take < len(x):
+                    pending.appendleft((key, pos + take, x[take:]))
+                parts.append(x[:take])
+                owners.append((key, pos, take))
+                n -= take
+            out, event = self._forward(parts)
+            in_flight.append((out, event, owners))
+            resolve(all_=False)
+
+        def pending_units() -> int:
+            return sum(len(x) for _, _, x in pending)
+
+        def check_finished(v: _Video) -> None:
+            if v.decoded and v.received == len(v.units):
+                del videos_by_key[v.key]
+                finished.append(v)
+
+        def flush_shape(shape) -> None:
+            """Batches need one frame size; with an aspect-keeping size, videos may differ."""
+            if pending and pending[-1][2].shape[1:] != shape:
+                while pending:
+                    launch(self.batch_size)
+
+        jobs = (VideoJob(key, path, plan) for key, path in videos)
+        for ev in prefetch_videos(jobs, self.transform, self.num_threads, self.max_open):
+            if ev.kind == "open":
+                units = plan_units(ev.info["frames"], ev.info["fps"], s)
+                videos_by_key[ev.key] = _Video(ev.key, ev.info, units)
+            elif ev.kind == "batch":
+                v = videos_by_key[ev.key]
+                x = ev.data if s.dense else ev.data.unflatten(0, (-1, len(v.units[0])))
+                flush_shape(x.shape[1:])
+                pending.append((ev.key, v.queued, x))
+                v.queued += len(x)
+                while pending_units() >= self.batch_size:
+                    launch(self.batch_size)
+            elif ev.kind == "done":
+                v = videos_by_key[ev.key]
+                v.decoded = True
+                check_finished(v)
+            else:  # error: drop the video's queued frames; outputs already in flight are ignored
+                v = videos_by_key.pop(ev.key, None)
+                for item in [p for p in pending if p[0] == ev.key]:
+                    pending.remove(item)
+                yield ev.key, ev.error, (v.info if v else {})
+            while finished:
+                yield self._result(finished.popleft())
+        while pending:
+            launch(self.batch_size)
+        resolve(all_=True)
+        while finished:
+            yield self._result(finished.popleft())
+
+    def _result(self, v: _Video) -> tuple[str, dict, dict]:
+        fps = v.info.get("fps") or 0.0
+        idx = torch.tensor(v.units, dtype=torch.int64)
+        if self.s.dense:
+            tensors = {"features": torch.stack(v.outputs), "indices": idx[:, 0],
+                       "timestamps": idx[:, 0].double() / fps if fps else idx[:, 0].double()}
+        else:
+            emb = torch.stack(v.outputs)
+            tensors = {"clip_embeddings": emb, "clip_indices": idx, "embedding": emb.float().mean(0).to(emb.dtype)}
+        return v.key, tensors, dict(v.info, sampled_frames=sum(len(u) for u in v.units))
+
+
+# -- files on disk ----------------------------------------------------------------------------
+def _is_finished(path: Path, settings: Settings) -> bool:
+    """A finished file exists (writes are atomic, so it is complete) and was made with these settings."""
+    if not path.is_file():
+        return False
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("videossl_settings") == settings.metadata()["videossl_settings"]
+    except Exception:  # unreadable (e.g. written by something else): recompute it
+        return False
+
+
+def model_name(model) -> str:
+    return str(getattr(model, "name", None) or type(model).__name__)
+
+
+def extract_features(inputs: Sequence[str | os.PathLike], model, out_dir: str | os.PathLike, *,
+                     batch_size: int = 32, num_frames: int | None = None, fps: float | None = None,
+                     dense: bool = False, clip_len: int = DEFAULT_CLIP_LEN, size: Sequence[int] | None = None,
+                     dtype: str = "float32", device: str | torch.device = "auto", num_threads: int = 2,
+                     max_open: int = 2, progress: bool = True) -> Summary:
+    """Extract features of every video the inputs name into ``out_dir/<name>.safetensors``.
+
+    ``model`` is a model object or a registry name (built with ``create_model`` on ``device``).
+    Videos whose file already exists with the same settings are skipped; videos that cannot be
+    read are listed in ``Summary.failed`` (and in ``out_dir/failed.txt``) and the rest go on.
+    """
+    import time
+
+    from tqdm import tqdm
+
+    if num_frames and fps:
+        raise ValueError("give num_frames or fps, not both")
+    dev = resolve_device(device)
+    if isinstance(model, str):
+        from videossl.models import create_model
+
+        model = create_model(model, device=str(dev))
+    if hasattr(model, "eval"):
+        model.eval()
+    settings = Settings(model_name(model), dense, num_frames, fps, clip_len,
+                        tuple(int(v) for v in size) if size else None, dtype)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = Summary()
+    todo = []
+    for name, path in find_videos(inputs):
+        if _is_finished(out / f"{name}.safetensors", settings):
+            summary.skipped.append(name)
+        else:
+            todo.append((name, path))
+    paths = dict(todo)
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="video", desc="extract", disable=not progress, dynamic_ncols=True)
+    try:
+        for key, result, info in Extractor(model, settings, batch_size, dev, num_threads, max_open).run(todo):
+            if isinstance(result, BaseException):
+                if not isinstance(result, InputError):
+                    raise result
+                summary.failed.append((paths[key], str(result)))
+                if progress:
+                    bar.write(f"skipped {key}: {result}")
+            else:
+                meta = dict(settings.metadata(), source=str(paths[key]),
+                            **{k: str(info[k]) for k in ("frames", "fps", "height", "width", "backend")})
+                save_safetensors_atomic(result, out / f"{key}.safetensors", metadata=meta)
+                summary.done.append(key)
+                summary.frames += info["sampled_frames"]
+            bar.update(1)
+            bar.set_postfix(frames=summary.frames, failed=len(summary.failed))
+    finally:
+        bar.close()
+        summary.seconds = time.perf_counter() - t0
+    failed_list = out / "failed.txt"  # this run's failures only: a stale list would mislead
+    if summary.failed:
+        from videossl.utils import atomic_write_text
+
+        atomic_write_text(failed_list, "".join(f"{msg}\n" for _, msg in summary.failed))
+    elif failed_list.exists():
+        failed_list.unlink()
+    return summary
+
+
+# -- command line -----------------------------------------------------------------------------
+def register(subparsers) -> None:
+    p = subparsers.add_parser("extract", help="extract clip embeddings or dense per-frame features from videos",
+                              description="One safetensors file per video in --out; a re-run skips finished videos.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders of videos, or frame folders")
+    p.add_argument("--model", default="videossl-tiny", help="registry name (default: videossl-tiny)")
+    p.add_argument("--pretrained", default=None, help="weights tag, Hugging Face id or local path")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--batch-size", type=int, default=32, help="frames (--dense) or clips per forward pass")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--num-frames", type=int, default=None,
+                   help="T frames spread over each video (clip level: one clip; --dense: T frames)")
+    g.add_argument("--fps", type=float, default=None, help="resample each video to F frames/s")
+    p.add_argument("--clip-len", type=int, default=DEFAULT_CLIP_LEN, help="frames per clip with --fps (default 8)")
+    p.add_argument("--dense", action="store_true", help="dense per-frame feature maps (encode_frames)")
+    p.add_argument("--size", type=int, nargs="+", default=None, metavar="PX",
+                   help="input size: H W, or one number for the shorter side (default: the model's input size)")
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
+                   help="stored precision (float16 halves dense feature files)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, default=2, help="decode/preprocess threads")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import sys
+
+    if args.size and len(args.size) > 2:
+        raise InputError(None, f"--size takes one or two numbers, got {len(args.size)}")
+    dev = resolve_device(args.device)
+    from videossl.models import create_model
+
+    model = create_model(args.model, pretrained=args.pretrained, device=str(dev))
+    s = extract_features(args.inputs, model, args.out, batch_size=args.batch_size, num_frames=args.num_frames,
+                         fps=args.fps, dense=args.dense, clip_len=args.clip_len, size=args.size,
+                         dtype=args.dtype, device=dev, num_threads=args.workers,
+                         progress=not args.no_progress)
+    rate = s.frames / s.seconds if s.seconds > 0 else 0.0
+    print(f"extracted {len(s.done)} videos ({s.frames} frames, {rate:.1f} frames/s), "
+          f"skipped {len(s.skipped)} already done, {len(s.failed)} failed -> {args.out}")
+    for path, msg in s.failed:
+        print(f"  failed: {msg}", file=sys.stderr)
+    return 1 if s.failed else 0
