@@ -62,5 +62,6 @@ def run(args) -> int:
     except TrainingDiverged as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    print(json.dumps(summary))
+    if summary.get("rank", 0) == 0:
+        print(json.dumps(summary))
     return 0

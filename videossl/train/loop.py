@@ -285,7 +285,8 @@ def train(cfg: TrainConfig) -> dict:
     # 5. export the teacher
     if bar is not None:
         bar.close()
-    summary = {"step": step, "steps": cfg.steps, "skipped_videos": len(skipped), "seconds": round(time.time() - t0, 1),
+    summary = {"step": step, "steps": cfg.steps, "rank": rank, "skipped_videos": len(skipped),
+               "seconds": round(time.time() - t0, 1),
                "first_loss": losses[0] if losses else math.nan, "last_loss": losses[-1] if losses else math.nan}
     if main:
         if step >= cfg.steps:
@@ -294,4 +295,6 @@ def train(cfg: TrainConfig) -> dict:
         logger.close()
         if skipped:
             print(f"skipped {len(skipped)} unreadable video(s); see warnings above", file=sys.stderr)
+    if world > 1:
+        dist.barrier()
     return summary
