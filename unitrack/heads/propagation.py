@@ -1,0 +1,314 @@
+"""Label propagation on frozen dense features: the core shared by the VOS and pose heads.
+
+UniTrack's recipe (``test/test_vos.py`` + ``model/functional.py`` of the reference code): each
+position of the current frame attends to a memory of context frames — the first frame with its
+given labels (long-term, *no* radius limit) and the ``n_context`` most recent frames with their
+predicted soft labels (short-term, keys within a Euclidean radius ``d < radius`` feature cells).
+Affinities are cosine similarities of L2-normalised features divided by a temperature; the top-k
+are taken *jointly* over all context frames × positions, softmaxed, and the labels of those k
+keys averaged with those weights. Propagation runs at feature stride; callers upsample.
+
+Why this file is fast: UniTrack computes every query against every key of every context frame
+(a dense ``(HW)²`` matrix per frame, ~63 G multiply-adds at 480p) and then adds a ``-1e10`` mask
+outside the radius. Here the short-term frames are compared only inside the radius, tile by tile:
+queries are grouped in ``tile × tile`` blocks, and each block is multiplied (one batched GEMM) with
+the ``(tile + 2R)²`` key window that covers every key within the radius of any of its queries;
+the radius mask is one constant ``[tile², (tile+2R)²]`` table. Only the first frame keeps the dense
+product, as the reference does. Top-k is taken per part and the two top-k lists merged, which is
+the joint top-k exactly (up to ties). All objects share the affinity: labels are a ``[K, h, w]``
+channel stack, so ten objects cost one affinity and a ten-channel gather.
+
+Memory is a fixed ring buffer of ``n_context`` frames on the device, so it never grows with the
+sequence. Empty ring slots (the first ``n_context`` frames) are left out; UniTrack instead pads the
+context with copies of the first frame, which only duplicates first-frame keys.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+_NEG = -1e4  # masked affinity (cosines are in [-1, 1]); finite so a softmax never sees inf - inf
+
+
+@dataclass
+class PropagationConfig:
+    """UniTrack's published VOS setting (``configs/*.yaml``: temperature 0.05, topk 10, radius 12,
+    videoLen 5, long_mem [0])."""
+
+    temperature: float = 0.05
+    topk: int = 10
+    radius: float = 12.0  # feature cells; short-term keys with distance < radius
+    n_context: int = 5  # most recent frames kept with their predicted soft labels
+    use_first: bool = True  # first frame as long-term memory, no radius limit
+    tile: int = 8  # query block side of the local GEMM; 8 balances GEMM size and window overlap
+
+
+def _reach(radius: float) -> int:
+    """Largest integer offset ``R`` with ``R < radius`` (keys at distance < radius are kept)."""
+    return max(0, math.ceil(radius) - 1)
+
+
+def l2n(x: torch.Tensor) -> torch.Tensor:
+    """L2-normalise along the channel axis (dim -3 of ``[..., C, h, w]``)."""
+    return F.normalize(x, dim=-3)
+
+
+class _LocalGeometry:
+    """Constant tables of the tiled radius-limited attention for one feature size."""
+
+    def __init__(self, h: int, w: int, radius: float, tile: int, device):
+        self.h, self.w, self.t = h, w, tile
+        self.r = _reach(radius)
+        self.s = tile + 2 * self.r
+        self.nty, self.ntx = math.ceil(h / tile), math.ceil(w / tile)
+        t, s, r = tile, self.s, self.r
+        qi = torch.arange(t * t, device=device)
+        qy, qx = qi // t, qi % t
+        ki = torch.arange(s * s, device=device)
+        ky, kx = ki // s - r, ki % s - r
+        d2 = (ky[None] - qy[:, None]) ** 2 + (kx[None] - qx[:, None]) ** 2
+        rel = d2.float() < radius**2
+        self.rel_bias = torch.where(rel, 0.0, _NEG).float()  # [t², s²]
+        ones = torch.zeros(1, 1, self.nty * t + 2 * r, self.ntx * t + 2 * r, device=device)
+        ones[..., r:r + h, r:r + w] = 1
+        win = ones.unfold(2, s, t).unfold(3, s, t)[0, 0]  # [nty, ntx, s, s]
+        self.bound_bias = torch.where(win.reshape(self.nty, self.ntx, s * s) > 0, 0.0, _NEG).float()
+        # one additive table per tile row, in the layout of local_topk's affinity [S, P, t², s]:
+        # radius disc (relative), image border (padded keys), tiles past the image (P > ntx)
+        p = self.period
+        bound = torch.full((self.nty, p, s, s), _NEG, device=device)
+        bound[:, : self.ntx] = self.bound_bias.view(self.nty, self.ntx, s, s)
+        rel = self.rel_bias.view(t * t, s, s)
+        self.bias = (rel.permute(1, 0, 2)[None, :, None] + bound.permute(0, 2, 1, 3)[:, :, :, None]).clamp_min(_NEG)
+
+    def tiles(self, q: torch.Tensor) -> torch.Tensor:
+        """``[C, h, w]`` -> ``[nty, ntx, t², C]`` (zero padded)."""
+        c, t = q.shape[0], self.t
+        qp = F.pad(q, (0, self.ntx * t - self.w, 0, self.nty * t - self.h))
+        return qp.view(c, self.nty, t, self.ntx, t).permute(1, 3, 2, 4, 0).reshape(self.nty, self.ntx, t * t, c)
+
+    def untile(self, x: torch.Tensor) -> torch.Tensor:
+        """``[K, nty, ntx, t²]`` -> ``[K, h, w]``."""
+        k, t = x.shape[0], self.t
+        x = x.view(k, self.nty, self.ntx, t, t).permute(0, 1, 3, 2, 4).reshape(k, self.nty * t, self.ntx * t)
+        return x[:, : self.h, : self.w]
+
+    @property
+    def ring_shape(self) -> tuple[int, int]:
+        """(rows, columns) of the padded key layout: the padded frame plus one spare row, and a
+        column count rounded up to a multiple of the tile (see ``local_topk``)."""
+        return self.nty * self.t + 2 * self.r + 1, self.period * self.t
+
+    @property
+    def period(self) -> int:
+        return math.ceil((self.ntx * self.t + 2 * self.r) / self.t)
+
+    def pad_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        """``[N, C, h, w]`` -> the ring layout ``[Hp, N, Wp, C]``, zero padded (``R`` cells around)."""
+        n, c = keys.shape[:2]
+        hp, wp = self.ring_shape
+        kp = keys.new_zeros(hp, n, wp, c)
+        kp[self.r:self.r + self.h, :, self.r:self.r + self.w] = keys.permute(2, 0, 3, 1)
+        return kp
+
+    def local_topk(self, q: torch.Tensor, kp: torch.Tensor, n: int, ty: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top-k affinities of the queries of tile row ``ty`` (``q [ntx, t², C]``) against the keys
+        within the radius in the first ``n`` frames of the ring ``kp [Hp, N, Wp, C]``; returns values
+        ``[ntx, t², k]`` and flat indices ``frame·h·w + y·w + x``.
+
+        In the ring layout the key window of (window row ``a``, frame ``f``, tile ``tx``) starts at
+        element ``((row·N + f)·P + tx)·t·C`` — one uniform stride over ``(f, tx)`` — so each window
+        row is ONE batched GEMM over all frames and tiles, reading keys in place (no copy of the
+        overlapping windows). ``P`` tiles per padded row include a few past the image: computed and
+        masked. Top-k runs on groups (one window column of one frame): the k groups with the largest
+        maxima hold the k largest values, so only those k·S candidates are ranked.
+        """
+        hp, nr, wp, c = kp.shape
+        t, s, r, ntx, p = self.t, self.s, self.r, self.ntx, self.period
+        tt = t * t
+        qx = q.new_zeros(p, tt, c)
+        qx[:ntx] = q
+        qx = qx.expand(n, p, tt, c).reshape(n * p, tt, c)
+        a = torch.empty(s, n * p, tt, s, device=q.device, dtype=q.dtype)
+        row_stride = nr * wp * c
+        for row in range(s):
+            off = kp.storage_offset() + (ty * t + row) * row_stride
+            keys = kp.as_strided((n * p, c, s), (t * c, 1, c), off)
+            torch.bmm(qx, keys, out=a[row])
+        a = a.view(s, n, p, tt, s)
+        a += self.bias[ty][:, None]  # radius disc, image border, tiles past the image
+        b = ntx * tt
+        # groups = (frame, window column), S window rows each: the max over the outermost axis is
+        # a plain elementwise max of S contiguous slabs
+        gmax = a.amax(0)[:, :ntx].permute(1, 2, 0, 3).reshape(b, n * s)
+        kg = min(k, n * s)
+        _, gi = gmax.topk(kg, dim=1)  # [b, kg]
+        bi = torch.arange(b, device=q.device)[:, None]
+        fr, wx = gi // s, gi % s
+        sel = a[:, fr, bi // tt, bi % tt, wx].permute(1, 2, 0)  # [b, kg, S]
+        v, j = sel.reshape(b, kg * s).topk(min(k, kg * s), dim=1)
+        fr, wx, wy = fr.gather(1, j // s), wx.gather(1, j // s), j % s
+        y = (ty * t + wy - r).clamp(0, self.h - 1)
+        x = ((bi // tt) * t + wx - r).clamp(0, self.w - 1)
+        return v.view(ntx, tt, -1), (fr * (self.h * self.w) + y * self.w + x).view(ntx, tt, -1)
+
+
+def _topk_grouped(a: torch.Tensor, k: int, group: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact top-k along the last axis, faster than ``torch.topk`` on long rows: the k largest
+    values lie in the k groups with the largest maxima, so rank group maxima (one vectorised
+    reduction) and run ``topk`` on those k groups only. ``a.shape[-1]`` must be a multiple of ``group``."""
+    n = a.shape[-1]
+    if n <= 4 * k * group or n % group:
+        return a.topk(min(k, n), dim=-1)
+    g = a.unflatten(-1, (n // group, group))
+    _, gi = g.amax(-1).topk(k, dim=-1)  # [..., k] best groups
+    sel = g.gather(-2, gi.unsqueeze(-1).expand(*gi.shape, group))  # [..., k, group]
+    v, j = sel.flatten(-2).topk(k, dim=-1)
+    idx = gi.gather(-1, j // group) * group + j % group
+    return v, idx
+
+
+def propagate_frame(query: torch.Tensor, first_key: torch.Tensor | None, first_lbl: torch.Tensor | None,
+                    mem_keys: torch.Tensor | None, mem_lbls: torch.Tensor | None, cfg: PropagationConfig,
+                    geom: _LocalGeometry | None = None, padded: bool = False) -> torch.Tensor:
+    """Soft labels ``[K, h, w]`` of one frame.
+
+    ``query [C, h, w]``, ``first_key [C, h, w]`` with ``first_lbl [K, h, w]`` (dense, no radius),
+    ``mem_keys [N, C, h, w]`` with ``mem_lbls [N, K, h, w]`` (radius-limited; with ``padded=True``
+    ``mem_keys`` is a ring in ``geom.pad_keys`` layout whose first ``N`` slots are used). Features must
+    be L2-normalised already. Either memory part may be ``None`` / empty, not both.
+    """
+    c, h, w = query.shape
+    has_first = first_key is not None
+    has_mem = mem_lbls is not None and len(mem_lbls) > 0
+    if not (has_first or has_mem):
+        raise ValueError("propagation needs a first frame or at least one memory frame")
+    if geom is None:
+        geom = _LocalGeometry(h, w, cfg.radius, cfg.tile, query.device)
+    hw = h * w
+    lbl_parts = []
+    if has_first:
+        lbl_parts.append(first_lbl.reshape(first_lbl.shape[0], hw))
+        fk = first_key.reshape(c, hw)
+    if has_mem:
+        n = mem_lbls.shape[0]
+        lbl_parts.append(mem_lbls.permute(1, 0, 2, 3).reshape(mem_lbls.shape[1], n * hw))
+        kp = mem_keys if padded else geom.pad_keys(mem_keys)
+    bank = torch.cat(lbl_parts, 1) if len(lbl_parts) > 1 else lbl_parts[0]  # [K, (1+N)·hw]
+    off_mem = hw if has_first else 0
+    qt = geom.tiles(query)  # [nty, ntx, t², C]
+    t, s, ntx = geom.t, geom.s, geom.ntx
+    out = []
+    for ty0 in range(geom.nty):  # one tile row at a time bounds the temporaries (~16 MB at 480p)
+        rows = 1
+        q = qt[ty0]
+        vals, idxs = [], []
+        if has_first:
+            a0 = q.reshape(-1, c) @ fk  # [rows·ntx·t², hw]: the long-term frame, dense as in UniTrack
+            v, i = _topk_grouped(a0, cfg.topk, w)
+            vals.append(v.view(rows * ntx, t * t, -1))
+            idxs.append(i.view(rows * ntx, t * t, -1))
+        if has_mem:
+            v, i = geom.local_topk(q, kp, n, ty0, cfg.topk)
+            vals.append(v)
+            idxs.append(off_mem + i)
+        v = torch.cat(vals, 2) if len(vals) > 1 else vals[0]
+        i = torch.cat(idxs, 2) if len(idxs) > 1 else idxs[0]
+        if len(vals) > 1:
+            v, j = v.topk(min(cfg.topk, v.shape[2]), dim=2)
+            i = i.gather(2, j)
+        wts = torch.softmax(v / cfg.temperature, dim=2)  # [B, t², k]
+        pred = (bank[:, i] * wts[None]).sum(-1)  # [K, B, t²]
+        out.append(pred.view(-1, rows, ntx, t * t))
+    return geom.untile(torch.cat(out, 1))
+
+
+def dense_propagate_reference(query: torch.Tensor, keys: torch.Tensor, lbls: torch.Tensor, n_long: int,
+                              cfg: PropagationConfig, q_chunk: int = 100) -> torch.Tensor:
+    """UniTrack's dense-then-mask propagation (``mem_efficient_batched_affinity``), kept faithful for
+    the tests and the speed benchmark: every query against every key of ``keys [T, C, h, w]`` in
+    chunks of 100 queries, ``-1e10`` added outside the radius for the frames after the first
+    ``n_long`` (long-term) ones, ``/ temperature``, top-k over ``T·h·w``, softmax, weighted labels.
+    """
+    T, c, h, w = keys.shape
+    hw = h * w
+    gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    gy, gx = gy.flatten().float(), gx.flatten().float()
+    dist = ((gy[:, None] - gy[None]) ** 2 + (gx[:, None] - gx[None]) ** 2) ** 0.5
+    mask = torch.zeros(hw, hw)
+    mask[dist >= cfg.radius] = -1e10  # [key, query]
+    mask = mask.to(query.device)
+    k = keys.permute(1, 0, 2, 3).reshape(c, T, hw)
+    q = query.reshape(c, hw)
+    lb = lbls.permute(1, 0, 2, 3).reshape(lbls.shape[1], T * hw)
+    out = torch.empty(lbls.shape[1], hw, device=query.device)
+    for p in range(0, hw, q_chunk):
+        a = torch.einsum("ctk,cq->tkq", k, q[:, p:p + q_chunk])
+        a[n_long:] += mask[None, :, p:p + q_chunk]
+        a = a.reshape(T * hw, -1) / cfg.temperature
+        wv, ids = torch.topk(a, min(cfg.topk, T * hw), dim=0)
+        wv = torch.softmax(wv, dim=0)
+        out[:, p:p + q_chunk] = (lb[:, ids] * wv[None]).sum(1)
+    return out.view(-1, h, w)
+
+
+class LabelPropagator:
+    """Frame-by-frame propagation with a fixed-size memory on the device.
+
+    ``init(first_feat [C,h,w], first_labels [K,h,w])`` then ``step(feat) -> soft labels [K,h,w]``
+    for each following frame; the prediction is pushed into the ring buffer of recent frames.
+    Features are L2-normalised here.
+    """
+
+    def __init__(self, config: PropagationConfig | None = None):
+        self.cfg = config or PropagationConfig()
+        self._geom = None
+
+    def init(self, first_feat: torch.Tensor, first_labels: torch.Tensor) -> None:
+        if first_feat.dim() != 3 or first_labels.dim() != 3:
+            raise ValueError("first_feat must be [C,h,w] and first_labels [K,h,w]")
+        if first_feat.shape[-2:] != first_labels.shape[-2:]:
+            raise ValueError(f"labels {tuple(first_labels.shape[-2:])} and features "
+                             f"{tuple(first_feat.shape[-2:])} differ in size")
+        c, h, w = first_feat.shape
+        k = first_labels.shape[0]
+        dev = first_feat.device
+        self.first_key = l2n(first_feat.float())
+        self.first_lbl = first_labels.float().to(dev)
+        n = self.cfg.n_context
+        self._geom = g = _LocalGeometry(h, w, self.cfg.radius, self.cfg.tile, dev)
+        hp, wp = g.ring_shape
+        self.mem_keys = torch.zeros(hp, n, wp, c, device=dev)  # padded ring layout, see pad_keys
+        self.mem_lbls = torch.zeros(n, k, h, w, device=dev)
+        self.count, self.head = 0, 0
+        if not self.cfg.use_first:  # memory must hold something: seed the ring with frame 0
+            self._push(self.first_key, self.first_lbl)
+
+    def _push(self, key: torch.Tensor, lbl: torch.Tensor) -> None:
+        if self.cfg.n_context <= 0:
+            return
+        g = self._geom
+        self.mem_keys[g.r:g.r + g.h, self.head, g.r:g.r + g.w] = key.permute(1, 2, 0)
+        self.mem_lbls[self.head] = lbl
+        self.head = (self.head + 1) % self.cfg.n_context
+        self.count = min(self.count + 1, self.cfg.n_context)
+
+    @torch.no_grad()
+    def step(self, feat: torch.Tensor) -> torch.Tensor:
+        if self._geom is None:
+            raise RuntimeError("call init() with the first frame before step()")
+        if tuple(feat.shape) != tuple(self.first_key.shape):
+            raise ValueError(f"feature map {tuple(feat.shape)} differs from the first frame's "
+                             f"{tuple(self.first_key.shape)}")
+        key = l2n(feat.float())
+        mem = self.mem_keys if self.count else None
+        pred = propagate_frame(key, self.first_key if self.cfg.use_first else None,
+                               self.first_lbl if self.cfg.use_first else None,
+                               mem, self.mem_lbls[: self.count] if self.count else None, self.cfg, self._geom,
+                               padded=True)
+        self._push(key, pred)
+        return pred
