@@ -110,8 +110,7 @@ class KalmanFilter:
         proj_mean, S = self.project(mean, cov)
         if only_position:
             proj_mean, S, z = proj_mean[:, :2], S[:, :2, :2], z[:, :2]
-        L = np.linalg.cholesky(S)  # [N, d, d]
+        L_inv = np.linalg.inv(np.linalg.cholesky(S))  # [N, d, d]: one small inverse per track, not per pair
         d = z[None, :, :] - proj_mean[:, None, :]  # [N, M, dim]
-        # Solve L y = d for every (track, measurement): y = L^-1 d, distance = |y|^2.
-        y = np.linalg.solve(L[:, None, :, :], d[..., None])[..., 0]
+        y = np.einsum("nij,nmj->nmi", L_inv, d)  # whitened innovations; distance = |L^-1 d|^2
         return np.sum(y * y, axis=-1)

@@ -86,14 +86,14 @@ def embedding_cost(track_emb: torch.Tensor, det_emb: torch.Tensor) -> np.ndarray
     """``1 - cos`` between pooled vectors ``[N, C]`` and ``[M, C]`` (clipped to ``[0, 1]``)."""
     if len(track_emb) == 0 or len(det_emb) == 0:
         return np.zeros((len(track_emb), len(det_emb)))
-    with _threads(1):
+    with threads(1):
         t = F.normalize(track_emb.float().flatten(1), dim=1)
         d = F.normalize(det_emb.float().flatten(1), dim=1)
         return np.clip(1.0 - (t @ d.T).cpu().numpy().astype(np.float64), 0.0, 1.0)
 
 
 @contextlib.contextmanager
-def _threads(n: int):
+def threads(n: int):
     """Run small tensor work on ``n`` intra-op threads: waking a thread pool costs more than the work
     (a 4x40x40 bmm + softmax: 7.7 ms on 2 threads of a busy 2-core machine, 0.01 ms on one)."""
     old = torch.get_num_threads()
@@ -134,7 +134,7 @@ def recons_cost(track_maps: torch.Tensor, det_maps: torch.Tensor, pairs: np.ndar
     d_flat = F.normalize(d.flatten(1), dim=1)
     ti_all, dj_all = torch.from_numpy(ii), torch.from_numpy(jj)
     small = len(ii) * t.shape[1] * d.shape[1] * t.shape[2] < 5e7  # under ~0.1 GFLOP: one thread is faster
-    with _threads(1 if small else torch.get_num_threads()):
+    with threads(1 if small else torch.get_num_threads()):
         _recons_pairs(t, d, t_flat, d_flat, ti_all, dj_all, ii, jj, out, temperature, chunk)
     return np.clip(out, 0.0, 1.0)
 

@@ -151,6 +151,14 @@ class AssociationTracker:
 
     # -- one frame -----------------------------------------------------------------------
     def update(self, det: Detections) -> list[Track]:
+        """Advance one frame; returns the confirmed tracks matched in this frame.
+
+        Runs on one intra-op thread: every tensor here is small, and waking a thread pool costs more
+        than the work (see ``matching.threads``)."""
+        with matching.threads(1):
+            return self._update(det)
+
+    def _update(self, det: Detections) -> list[Track]:
         cfg = self.cfg
         self.frame += 1
         keep = np.nonzero(np.asarray(det.scores) >= cfg.det_thresh)[0] if len(det) else np.zeros(0, int)
