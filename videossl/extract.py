@@ -182,7 +182,7 @@ class Extractor:
                 n -= take
             out, event = self._forward(parts)
             in_flight.append((out, event, owners))
-            resolve(all_=False)
+            resolve(all_=not self.cuda)  # on CUDA keep one batch in flight so the GPU never waits on us
 
         def pending_units() -> int:
             return sum(len(x) for _, _, x in pending)

@@ -75,7 +75,7 @@ def sliding_windows(num_frames: int, t: int, step: int | None = None, stride: in
 
 
 def fps_indices(num_frames: int, video_fps: float, target_fps: float) -> list[int]:
-    """Indices that resample the video to ``target_fps`` (nearest earlier frame); all frames when target >= source."""
+    """Indices that resample the video to ``target_fps`` (nearest frame to each k/target_fps); all frames when target >= source."""
     _check(num_frames, 1)
     if target_fps <= 0:
         raise ValueError(f"target fps must be positive, got {target_fps}")
@@ -83,7 +83,7 @@ def fps_indices(num_frames: int, video_fps: float, target_fps: float) -> list[in
         return list(range(num_frames))
     duration = num_frames / video_fps
     n = max(1, int(math.ceil(duration * target_fps - 1e-6)))  # samples at k/target_fps < duration
-    return sorted({min(num_frames - 1, int(math.floor(k * video_fps / target_fps + 1e-6))) for k in range(n)})
+    return sorted({min(num_frames - 1, int(round(k * video_fps / target_fps))) for k in range(n)})
 
 
 def chunks(indices: list[int], size: int) -> list[list[int]]:
