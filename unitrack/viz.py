@@ -96,6 +96,7 @@ class Mp4Writer:
         self._writer.release()
         self._writer = None
         if keep:
+            os.chmod(self._tmp, 0o644)  # mkstemp creates 0600; a rendered video is meant to be shared
             os.replace(self._tmp, self.path)
         else:
             os.unlink(self._tmp)
@@ -105,3 +106,35 @@ class Mp4Writer:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close(keep=exc_type is None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Propagation heads (vos, pose) and sot: thin wrappers so each head draws in one call.
+
+
+def draw_label_map(frame: np.ndarray, label_map: np.ndarray, ids: Sequence[int] | None = None,
+                   alpha: float = 0.5) -> np.ndarray:
+    """A VOS prediction: every object id of ``label_map [H, W]`` (0 = background) blended in its colour."""
+    lm = np.asarray(label_map)
+    ids = [int(i) for i in np.unique(lm) if i not in (0, 255)] if ids is None else [int(i) for i in ids]
+    return draw_masks(frame, [lm == i for i in ids], ids, alpha)
+
+
+def draw_pose(frame: np.ndarray, joints: np.ndarray, edges: Sequence[tuple[int, int]] | None = None,
+              radius: int = 3) -> np.ndarray:
+    """Joints ``[J, 2]`` (x, y) with JHMDB's skeleton (limbs) unless ``edges`` is given."""
+    if edges is None:
+        from unitrack.data.jhmdb import SKELETON
+
+        edges = SKELETON
+    return draw_points(frame, joints, edges=edges, radius=radius)
+
+
+def draw_track_box(frame: np.ndarray, box_xywh, gt_xywh=None) -> np.ndarray:
+    """A SOT prediction (colour of id 1), and the ground truth in white when given."""
+    out = frame
+    if gt_xywh is not None and np.all(np.isfinite(gt_xywh)):
+        x, y, w, h = (int(round(float(v))) for v in gt_xywh)
+        out = np.ascontiguousarray(out).copy()
+        cv2.rectangle(out, (x, y), (x + w, y + h), (255, 255, 255), 1)
+    return draw_boxes(out, [box_xywh], [1], labels=[""])
