@@ -46,25 +46,23 @@ def rle_counts(counts: str) -> list[int]:
     the characters are legal, the runs non-negative and their sum the mask's size.
     """
     out: list[int] = []
-    p, n = 0, len(counts)
-    while p < n:
-        x = k = 0
-        more = True
-        while more:
-            if p >= n:
-                raise ValueError("truncated run")
-            c = ord(counts[p]) - 48
-            if not 0 <= c < 64:
-                raise ValueError(f"illegal character {counts[p]!r}")
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
+    x = k = 0
+    for ch in counts.encode("ascii", "replace"):
+        c = ch - 48
+        if not 0 <= c < 64:
+            raise ValueError(f"illegal character {chr(ch)!r}")
+        x |= (c & 0x1F) << (5 * k)
+        k += 1
+        if c & 0x20:
+            continue
+        if c & 0x10:
+            x |= -1 << (5 * k)
         if len(out) > 2:
             x += out[-2]
         out.append(x)
+        x = k = 0
+    if k:
+        raise ValueError("truncated run")
     return out
 
 
