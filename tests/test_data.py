@@ -299,3 +299,14 @@ def test_detections_follow_documented_rates(synth_root):
     recall = hits / eligible
     assert 1 - DET_MISS_RATE - 0.08 < recall <= 1 - DET_MISS_RATE + 0.05
     assert 0.1 < fps / total < 0.8  # Poisson(0.3) false positives plus badly placed true ones
+
+
+def test_otb_sequence_starting_mid_folder(tmp_path):
+    """OTB's BlurCar1 images start at 0247.jpg; the annotation starts with them."""
+    img = tmp_path / "BlurCar1" / "img"
+    img.mkdir(parents=True)
+    for k in (247, 248):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img / f"{k:04d}.jpg")
+    writers.write_otb(tmp_path / "BlurCar1" / "groundtruth_rect.txt", [[1, 1, 2, 2], [2, 2, 2, 2]])
+    seq = otb.load_sequence(tmp_path, "BlurCar1")
+    assert [p.name for p in seq.frames] == ["0247.jpg", "0248.jpg"] and otb.list_sequences(tmp_path) == ["BlurCar1"]

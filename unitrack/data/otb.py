@@ -22,7 +22,8 @@ from videossl.errors import InputError
 
 GT_FILE = "groundtruth_rect.txt"
 # 1-based first and last annotated frame where it is not the whole folder (OTB's own cfg)
-FRAME_RANGES = {"David": (300, 770), "Football1": (1, 74), "Freeman3": (1, 460), "Freeman4": (1, 283), "Diving": (1, 215), "Tiger1": (6, 354)}
+# (the GOT-10k toolkit's table); elsewhere the annotation starts at the folder's first image (BlurCar1's is 0247.jpg)
+FRAME_RANGES = {"David": (300, 770), "Football1": (1, 74), "Freeman3": (1, 460), "Freeman4": (1, 283), "Diving": (1, 215)}
 
 
 @dataclass
@@ -81,11 +82,13 @@ def load_sequence(root: str | os.PathLike, name: str) -> OTBSequence:
     gt_path = seq_dir / (f"groundtruth_rect.{target}.txt" if target else GT_FILE)
     boxes = read_boxes(gt_path)
     img_dir = seq_dir / "img"
+    first_image = list_images(img_dir)[0]
+    ext = first_image.suffix
     if base in FRAME_RANGES:
         first, last = FRAME_RANGES[base]
     else:
-        first, last = 1, len(boxes)
+        first = int(first_image.stem) if first_image.stem.isdigit() else 1
+        last = first + len(boxes) - 1
     n = min(len(boxes), last - first + 1)
-    ext = list_images(img_dir)[0].suffix
     frames = expect_frames(img_dir, [f"{k:04d}{ext}" for k in range(first, first + n)])
     return OTBSequence(name=name, frame_dir=img_dir, frames=frames, boxes=boxes[:n], gt_path=gt_path)
