@@ -34,6 +34,9 @@ from videossl.errors import InputError
 TASKS: dict[str, str] = {
     "mot": "unitrack.heads.mot",
     "mots": "unitrack.heads.mots",
+    "vos": "unitrack.heads.vos",
+    "pose": "unitrack.heads.pose",
+    "sot": "unitrack.heads.sot",
 }
 ALL_TASKS = ("sot", "vos", "mot", "mots", "pose")
 DEFAULT_MODEL = "videossl-tiny"

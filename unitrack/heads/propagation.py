@@ -312,3 +312,44 @@ class LabelPropagator:
                                padded=True)
         self._push(key, pred)
         return pred
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers shared by the propagation heads (vos, pose) and sot: decoding ahead and encoding.
+
+
+def frame_batches(seq, batch_size: int = 8, start: int = 0):
+    """Yield ``(indices, uint8 [B,H,W,3])`` of a sequence from ``unitrack.data`` (``frames``,
+    ``frame_dir``, ``load_frames``), decoded ahead by ``videossl.io.prefetch`` when the frame folder
+    is exactly the sequence (else read by path, e.g. OTB's annotated sub-ranges)."""
+    n = len(seq.frames)
+    batches = [list(range(s, min(s + batch_size, n))) for s in range(start, n, batch_size)]
+    if not batches:
+        return
+    reader = None
+    try:
+        from videossl.io import open_video
+
+        reader = open_video(seq.frame_dir)
+        names = [p.name for p in getattr(reader, "files", [])] or None
+        if len(reader) != n or (names is not None and names != [p.name for p in seq.frames]):
+            reader = None
+    except Exception:  # any reader trouble: fall back to reading the listed paths
+        reader = None
+    if reader is None:
+        for b in batches:
+            yield b, seq.load_frames(b)
+        return
+    from videossl.io import prefetch
+
+    yield from prefetch(reader, batches)
+
+
+@torch.no_grad()
+def encode(model, frames, device, size=None) -> torch.Tensor:
+    """Dense features ``[B, C, h, w]`` (float32, on ``device``) of ``uint8 [B,H,W,3]`` RGB frames,
+    normalised with the model's own mean/std; ``size=(H, W)`` resizes first."""
+    from videossl.io.transforms import to_tensor_normalized
+
+    x = to_tensor_normalized(frames, model.mean, model.std, size).to(device)
+    return model.encode_frames(x).float()

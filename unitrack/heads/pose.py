@@ -1,0 +1,165 @@
+"""Pose head: keypoint propagation on JHMDB (UniTrack's ``data/jhmdb.py`` + ``process_pose``).
+
+The first frame's 15 joints become 15 Gaussian heat maps at feature stride plus a background channel
+(1 where no joint's map reaches), propagated together by the shared
+:class:`~unitrack.heads.propagation.LabelPropagator`; each joint is read back as the mean of its
+3 strongest cells weighted by their values, then mapped to pixels of the original frame.
+
+Settings as UniTrack: frames resized to 320×320 (40×40 features at stride 8); σ = max(0.5, 0.015 ×
+the joints' extent in feature cells); Gaussians cut at 3σ; coordinates map as
+``x_feat = x · (320 / W) / stride`` and back. One deviation, stated: the Gaussians are centred on the
+exact sub-cell position (UniTrack rounds the centre down to a cell), which removes up to a cell of bias.
+
+Output ``RUN/pose/<video>.json``: ``{"joints": [[[x, y] × 15] × T]}`` in 0-based pixels. ``--model
+copy-first`` copies the first frame's joints to every frame (the trivial baseline).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from unitrack.heads.propagation import LabelPropagator, PropagationConfig, encode, frame_batches
+from unitrack.heads.vos import BASELINE, is_baseline
+from videossl.errors import InputError
+
+INPUT_SIZE = (320, 320)
+TOPK_DECODE = 3
+
+
+def sequences(root: Path) -> list[str]:
+    from unitrack.data import jhmdb
+
+    return jhmdb.list_sequences(root)
+
+
+def prediction_path(task_dir: Path, seq: str) -> Path:
+    return Path(task_dir) / f"{Path(seq).name}.json"  # the contract's flat RUN/pose/<video>.json
+
+
+def joint_heatmaps(joints_feat: np.ndarray, feat_hw: tuple[int, int]) -> torch.Tensor:
+    """``[J, 2]`` joints in feature cells -> ``[J+1, h, w]``: background, then one Gaussian per joint.
+
+    Non-finite joints get an empty map. The background channel is 1 where every joint map is 0.
+    """
+    h, w = feat_hw
+    pts = np.asarray(joints_feat, np.float64)
+    ok = np.isfinite(pts).all(1)
+    extent = float((pts[ok].max(0) - pts[ok].min(0)).max()) if ok.any() else 0.0
+    sigma = max(0.5, 0.015 * extent)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    maps = np.zeros((len(pts) + 1, h, w), np.float32)
+    for j, (x, y) in enumerate(pts):
+        if not ok[j]:
+            continue
+        dx, dy = xx - x, yy - y
+        g = np.exp(-(dx**2 + dy**2) / (2 * sigma**2))
+        g[(np.abs(dx) > 3 * sigma) | (np.abs(dy) > 3 * sigma)] = 0
+        maps[j + 1] = g
+    maps[0] = (maps[1:].sum(0) == 0).astype(np.float32)
+    return torch.from_numpy(maps)
+
+
+def decode_joints(soft: torch.Tensor, topk: int = TOPK_DECODE) -> np.ndarray:
+    """``[J+1, h, w]`` propagated maps -> ``[J, 2]`` (x, y) in feature cells: the value-weighted mean of
+    each joint's ``topk`` strongest cells (UniTrack's ``process_pose``); NaN where a map is all zero."""
+    maps = soft[1:].flatten(1)  # [J, h·w]
+    w = soft.shape[-1]
+    k = min(topk, maps.shape[1])
+    vals, idx = maps.topk(k, dim=1)
+    tot = vals.sum(1, keepdim=True)
+    wts = vals / tot.clamp_min(1e-12)
+    xs = ((idx % w).double() * wts).sum(1)
+    ys = ((idx // w).double() * wts).sum(1)
+    out = torch.stack([xs, ys], 1).cpu().numpy()
+    out[(tot[:, 0] <= 0).cpu().numpy()] = np.nan
+    return out
+
+
+def propagate_joints(seq, model, device, config: PropagationConfig | None = None, baseline: bool = False,
+                     input_size: tuple[int, int] = INPUT_SIZE, batch_size: int = 8, timings: dict | None = None,
+                     on_frame=None) -> np.ndarray:
+    """Joints ``[T, 15, 2]`` (0-based pixels of the original frames) of a ``unitrack.data.jhmdb`` sequence."""
+    t_ = timings if timings is not None else {}
+    for k in ("decode", "features", "propagation"):
+        t_.setdefault(k, 0.0)
+    first = np.asarray(seq.joints[0], np.float64)
+    T = len(seq.frames)
+    if baseline:
+        out = np.repeat(first[None], T, 0)
+        if on_frame is not None:
+            for t in range(T):
+                on_frame(t, None, out[t])
+        return out
+    if not np.isfinite(first).any():
+        raise InputError(seq.mat_path, "first frame has no finite joint to propagate")
+    prop = LabelPropagator(config or PropagationConfig())
+    out = np.full((T, len(first), 2), np.nan)
+    scale = None
+    t0 = time.perf_counter()
+    for indices, frames in frame_batches(seq, batch_size):
+        t1 = time.perf_counter()
+        t_["decode"] += t1 - t0
+        H, W = frames.shape[1:3]
+        feats = encode(model, frames, device, size=input_size)
+        h, w = feats.shape[-2:]
+        t2 = time.perf_counter()
+        t_["features"] += t2 - t1
+        # pixel -> feature cell, UniTrack's mapping x · (input / W) / stride, with stride = input / feature
+        sx, sy = w / W, h / H
+        if scale is None:
+            scale = (sx, sy, H, W)
+        elif (H, W) != scale[2:]:
+            raise InputError(seq.frames[indices[0]], f"frame is {H}x{W} (HxW) but the first frame is "
+                                                     f"{scale[2]}x{scale[3]}")
+        for j, t in enumerate(indices):
+            if t == 0:
+                prop.init(feats[j], joint_heatmaps(first * [sx, sy], (h, w)).to(feats.device))
+                out[0] = first
+            else:
+                out[t] = decode_joints(prop.step(feats[j])) / [sx, sy]
+                lost = ~np.isfinite(out[t]).all(1)  # a map that faded out: keep the joint where it was
+                out[t][lost] = out[t - 1][lost]
+            if on_frame is not None:
+                on_frame(t, frames[j], out[t])
+        t0 = time.perf_counter()
+        t_["propagation"] += t0 - t2
+    return out
+
+
+def run_sequence(job) -> dict:
+    """The ``unitrack.eval`` entry: write ``RUN/pose/<video>.json`` (atomically)."""
+    from unitrack.data import jhmdb
+    from unitrack.data.writers import write_pose_json
+
+    seq = jhmdb.load_sequence(job.root, job.seq)
+    baseline = is_baseline(job)
+    cfg = PropagationConfig(**{k: v for k, v in job.options.items() if k in PropagationConfig.__dataclass_fields__})
+    timings: dict = {}
+    writer, on_frame = None, None
+    if job.render is not None:
+        from unitrack import viz
+
+        writer = viz.Mp4Writer(job.render, 25.0)
+
+        def on_frame(t, rgb, joints):
+            rgb = rgb if rgb is not None else seq.load_frames([t])[0]
+            writer.write(viz.draw_pose(rgb, joints))
+
+    try:
+        joints = propagate_joints(seq, None if baseline else job.model, job.device, cfg, baseline,
+                                  timings=timings, on_frame=on_frame)
+    except BaseException:
+        if writer is not None:
+            writer.close(keep=False)
+        raise
+    if writer is not None:
+        writer.close()
+    write_pose_json(job.out, joints)
+    return {"frames": len(joints), **timings}
+
+
+__all__ = ["BASELINE", "joint_heatmaps", "decode_joints", "propagate_joints", "run_sequence"]
