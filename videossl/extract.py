@@ -121,8 +121,8 @@ class Extractor:
 
     def transform(self, frames) -> torch.Tensor:
         """Worker-thread stage: resize/crop uint8 frames and lay them out as ``[N,3,h,w]``."""
-        x = to_uint8_tensor(self._resize(frames))
-        return x.pin_memory() if self.cuda else x
+        # not pinned here: the batcher concatenates parts straight into a pinned staging buffer
+        return to_uint8_tensor(self._resize(frames))
 
     # -- the model side ---------------------------------------------------------------------
     @torch.inference_mode()

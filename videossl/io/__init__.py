@@ -7,6 +7,7 @@ bad input raises :class:`videossl.errors.InputError` naming the file.
 """
 
 from videossl.io import samplers, transforms
+from videossl.io.discover import find_videos
 from videossl.io.prefetch import Event, VideoJob, prefetch, prefetch_videos
 from videossl.io.reader import (
     IMAGE_EXTENSIONS,
@@ -22,6 +23,7 @@ from videossl.io.transforms import resize, to_tensor_normalized
 
 __all__ = [
     "open_video",
+    "find_videos",
     "VideoReader",
     "DecordReader",
     "OpenCVReader",
