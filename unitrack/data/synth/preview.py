@@ -69,7 +69,7 @@ def preview_frames(roots: dict[str, Path]) -> dict[str, np.ndarray]:
         t = len(s) // 3
         rows = s.gt.at(t)
         idmap = np.zeros((s.height, s.width), np.uint8)
-        for k, (oid, m) in enumerate(zip(rows.obj_id, rows.masks())):
+        for oid, m in zip(rows.obj_id, rows.masks()):
             idmap[m] = 1 + int(oid) % 1000 % 19 if oid != 10000 else 0
         img = _blend(s.load_frames([t])[0], idmap)
         for oid, m in zip(rows.obj_id, rows.masks()):
