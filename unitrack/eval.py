@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from videossl.errors import InputError
+from videossl.errors import InputError, MissingWeightsError
 
 # task -> module implementing sequences / prediction_path / run_sequence (see the module docstring)
 TASKS: dict[str, str] = {
@@ -123,6 +123,8 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
         t0 = time.perf_counter()
         try:
             info = dict(mod.run_sequence(job) or {})
+        except MissingWeightsError:
+            raise  # the model, not this sequence: every other sequence would fail the same way
         except InputError as exc:
             failures.append(str(exc))
             print(f"error: {exc}", file=sys.stderr)
