@@ -1,0 +1,200 @@
+"""Speed and memory of VOS label propagation at 480p feature maps; J&F on the synthetic benchmark.
+
+    python eval/bench_vos.py                 # speed + memory (CPU), writes eval/results/vos.md
+    python eval/bench_vos.py --jf resnet18   # also J&F of that model and of copy-first (synthetic DAVIS)
+
+Features are 60×107×256 (a 480p frame at stride 8), random and L2-normalised (propagation cost does
+not depend on their content), fixed seed. Three measurements, each in its own child process so that
+peak RSS belongs to that measurement alone:
+
+* ``ratio``: UniTrack's dense-then-mask propagation (``dense_propagate_reference``, a faithful
+  re-implementation of its ``mem_efficient_batched_affinity`` + label gather) against ours on the SAME
+  features and SAME labels (first frame + 5 recent frames, radius 12, top-k 10, τ 0.05), interleaved
+  frame by frame in one process; the outputs are compared (max |difference|).
+* ``ours``: :class:`LabelPropagator` over a sequence, with 1 / 5 / 10 objects and 5 / 20 context
+  frames: median ms/frame once the ring is full, peak RSS over the feature pool, RSS growth between
+  the middle and the end of the sequence (the memory must not grow with its length).
+* ``ref-mem``: peak RSS of the reference for one frame.
+Runs are modest on purpose (a 2-core machine shared with other jobs): few frames, medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+H, W, C = 60, 107, 256
+POOL = 6  # distinct feature frames, cycled (keeps the benchmark's own footprint small)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _features(n: int, seed: int = 0) -> torch.Tensor:
+    from unitrack.heads.propagation import l2n
+
+    g = torch.Generator().manual_seed(seed)
+    return l2n(torch.randn(n, C, H, W, generator=g))
+
+
+def _labels(n: int, k: int, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.softmax(4 * torch.randn(n, k + 1, H, W, generator=g), dim=1)
+
+
+def child_ratio(frames: int, objects: int) -> dict:
+    from unitrack.heads.propagation import PropagationConfig, dense_propagate_reference, propagate_frame
+
+    cfg = PropagationConfig()
+    keys, lbl = _features(6), _labels(6, objects)
+    queries = _features(frames, seed=7)
+    dense_propagate_reference(queries[0], keys[:2], lbl[:2], 1, cfg)  # build the radius mask once (per video)
+    ours, ref, diff = [], [], 0.0
+    for q in queries:
+        t0 = time.perf_counter()
+        a = propagate_frame(q, keys[0], lbl[0], keys[1:], lbl[1:], cfg)
+        t1 = time.perf_counter()
+        b = dense_propagate_reference(q, keys, lbl, 1, cfg)
+        t2 = time.perf_counter()
+        ours.append(t1 - t0)
+        ref.append(t2 - t1)
+        diff = max(diff, float((a - b).abs().max()))
+    return {"ours_ms": 1e3 * statistics.median(ours), "ref_ms": 1e3 * statistics.median(ref),
+            "ours_all_ms": [round(1e3 * x, 1) for x in ours], "ref_all_ms": [round(1e3 * x, 1) for x in ref],
+            "max_abs_diff": diff}
+
+
+def child_ours(frames: int, objects: int, context: int) -> dict:
+    from unitrack.heads.propagation import LabelPropagator, PropagationConfig
+
+    pool, lbl0 = _features(POOL), _labels(1, objects)[0]
+    base = _rss_mb()
+    prop = LabelPropagator(PropagationConfig(n_context=context))
+    prop.init(pool[0], lbl0)
+    times, rss_mid = [], None
+    for t in range(1, frames + 1):
+        t0 = time.perf_counter()
+        prop.step(pool[t % POOL])
+        times.append(time.perf_counter() - t0)
+        if t == frames // 2:
+            rss_mid = _rss_mb()
+    full = times[context:] or times
+    return {"ms": 1e3 * statistics.median(full), "peak_mb": _peak_mb() - base, "rss_growth_mb": _rss_mb() - rss_mid,
+            "frames": frames}
+
+
+def child_ref_mem(objects: int) -> dict:
+    from unitrack.heads.propagation import PropagationConfig, dense_propagate_reference
+
+    keys, lbl, q = _features(6), _labels(6, objects), _features(1, seed=7)[0]
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    dense_propagate_reference(q, keys, lbl, 1, PropagationConfig())
+    return {"ms_incl_mask": 1e3 * (time.perf_counter() - t0), "peak_mb": _peak_mb() - base}
+
+
+def _spawn(args: list[str], threads: int) -> dict:
+    cmd = [sys.executable, __file__, "--threads", str(threads), "--child", *args]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def jf(model: str, out: Path) -> dict:
+    from unitrack.eval import evaluate_task
+
+    res = {}
+    for name in (model, "copy-first"):
+        m = evaluate_task("vos", None, name, out / name.replace("/", "_"), "cpu", progress=False)
+        res[name] = {**m["overall"], "fps": m.get("fps")}
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--frames", type=int, default=30, help="sequence length of the 'ours' runs")
+    ap.add_argument("--ratio-frames", type=int, default=3, help="frames timed for the ours/reference ratio")
+    ap.add_argument("--jf", default=None, metavar="MODEL", help="also score MODEL and copy-first on synthetic DAVIS")
+    ap.add_argument("--out", default="eval/results/vos.md")
+    ap.add_argument("--child", nargs="*", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.child is not None:
+        kind, *rest = args.child
+        fn = {"ratio": child_ratio, "ours": child_ours, "ref-mem": child_ref_mem}[kind]
+        print(json.dumps(fn(*map(int, rest))))
+        return 0
+
+    from videossl.utils import machine_info
+
+    results = {"ratio": {}, "ours": {}, "ref_mem": None, "jf": None}
+    for k in (1, 10):
+        results["ratio"][k] = r = _spawn(["ratio", str(args.ratio_frames), str(k)], args.threads)
+        print(f"ratio k={k}: ours {r['ours_ms']:.0f} ms, reference {r['ref_ms']:.0f} ms "
+              f"-> {r['ref_ms'] / r['ours_ms']:.1f}x, max |diff| {r['max_abs_diff']:.1e}", flush=True)
+    results["ref_mem"] = _spawn(["ref-mem", "1"], args.threads)
+    for n in (5, 20):
+        for k in (1, 5, 10):
+            results["ours"][(n, k)] = r = _spawn(["ours", str(max(args.frames, n + 5)), str(k), str(n)], args.threads)
+            print(f"ours n_context={n} objects={k}: {r['ms']:.0f} ms/frame, peak {r['peak_mb']:.0f} MB, "
+                  f"growth {r['rss_growth_mb']:+.1f} MB", flush=True)
+    if args.jf:
+        results["jf"] = jf(args.jf, Path("runs/bench_vos"))
+        print(json.dumps(results["jf"], indent=1))
+    write_md(Path(args.out), results, machine_info(), args)
+    return 0
+
+
+def write_md(path: Path, res: dict, machine: str, args) -> None:
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [f"# VOS label propagation: speed, memory, J&F", "",
+             f"Machine: {machine}; torch threads {args.threads}; shared with other jobs (timings are medians, "
+             f"ratios measured interleaved in one process). {date}. `python eval/bench_vos.py"
+             + (f" --jf {args.jf}" if args.jf else "") + "`.", "",
+             "Features 60×107×256 (480p at stride 8), random, L2-normalised; radius 12, top-k 10, τ 0.05.", "",
+             "## Ours vs UniTrack's dense-then-mask propagation (same features, same labels; first + 5 recent frames)", "",
+             "| objects | reference ms/frame | ours ms/frame | speed-up | max abs diff of soft labels |",
+             "|---|---|---|---|---|"]
+    for k, r in res["ratio"].items():
+        lines.append(f"| {k} | {r['ref_ms']:.0f} | {r['ours_ms']:.0f} | **{r['ref_ms'] / r['ours_ms']:.1f}×** | "
+                     f"{r['max_abs_diff']:.1e} |")
+    rm = res["ref_mem"]
+    lines += ["", f"Reference peak memory for one frame (1 object, radius mask included): {rm['peak_mb']:.0f} MB.", "",
+              "## Ours over a sequence (ring buffer of recent frames + first frame)", "",
+              "| context frames | objects | ms/frame | peak MB | RSS growth, 2nd half of the sequence |",
+              "|---|---|---|---|---|"]
+    for (n, k), r in res["ours"].items():
+        lines.append(f"| {n} | {k} | {r['ms']:.0f} | {r['peak_mb']:.0f} | {r['rss_growth_mb']:+.1f} MB over "
+                     f"{r['frames'] // 2} frames |")
+    for n in (5, 20):
+        one, ten = res["ours"].get((n, 1)), res["ours"].get((n, 10))
+        if one and ten:
+            lines.append(f"\n{n} context frames: 10 objects cost {ten['ms'] / one['ms']:.2f}× one object.")
+    if res["jf"]:
+        lines += ["", "## J&F on the synthetic DAVIS benchmark (`unitrack eval --task vos`)", "",
+                  "| model | J | F | J&F | fps (end to end) |", "|---|---|---|---|---|"]
+        for name, m in res["jf"].items():
+            fps = m.get("fps")
+            lines.append(f"| {name} | {100 * m['J_mean']:.1f} | {100 * m['F_mean']:.1f} | {100 * m['JF_mean']:.1f} | "
+                         f"{'n/a' if fps is None else f'{fps:.1f}'} |")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    print(f"-> {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
