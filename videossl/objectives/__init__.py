@@ -18,6 +18,11 @@ from videossl.objectives.base import Objective, ViewOutputs
 OBJECTIVES: dict[str, str] = {
     "concept": "videossl.objectives.concept:ConceptObjective",  # distillation (actions + attributes) + alignment
     "concept-distillation": "videossl.objectives.concept:ConceptObjective",
+    "ressl": "videossl.objectives.ressl:ReSSL",  # relational: weak-view teacher relation over a queue
+    "spectral": "videossl.objectives.spectral:SpectralContrastive",  # HaoChen et al. 2021
+    "ldm": "videossl.objectives.ldm:LatentDistributionMatching",  # predictive Kalman form
+    "infonce": "videossl.objectives.infonce:InfoNCE",  # SimCLR NT-Xent
+    "byol": "videossl.objectives.byol:BYOL",  # negative-free reference
 }
 
 
