@@ -1,0 +1,1 @@
+"""Metrics on learned representations: :mod:`videossl.metrics.disentanglement` (MED, collapse)."""
