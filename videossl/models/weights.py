@@ -1,0 +1,118 @@
+"""Finding and loading weights: local checkpoints, torchvision/open_clip caches, the shipped file.
+
+Nothing here downloads on its own when the file is not already on disk: the hubs retry for tens
+of seconds offline (open_clip ~47 s), so every lookup checks the local cache first and fails at
+once with one :class:`~videossl.errors.MissingWeightsError` line naming the id/file and how to
+supply it (a local path via ``pretrained=PATH`` / ``--pretrained PATH``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from videossl.errors import InputError, MissingWeightsError
+
+#: Keys under which training scripts commonly nest the weights (timm, DINO, our trainer's torch files).
+_NESTED_KEYS = ("state_dict", "model", "teacher", "module")
+
+
+def looks_like_path(pretrained: str | os.PathLike) -> bool:
+    """A tag ("openai", "imagenet") or a HF id ("org/name") versus a file on disk."""
+    s = os.fspath(pretrained)
+    return os.path.exists(s) or s.endswith((".safetensors", ".pt", ".pth", ".bin", ".ckpt")) or s.startswith((".", "/", "~"))
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors or torch checkpoint (plain, or nested under state_dict/model/...)."""
+    path = Path(os.path.expanduser(os.fspath(path)))
+    if not path.is_file():
+        raise MissingWeightsError(path, "checkpoint file not found (pass an existing .safetensors or .pt file)")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt / truncated / not a checkpoint
+        raise InputError(path, f"cannot read checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+    for key in _NESTED_KEYS:
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(path, "not a state dict of tensors (expected plain, or under 'state_dict'/'model')")
+    prefix = "module."  # DDP-wrapped saves
+    if state and all(k.startswith(prefix) for k in state):
+        state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def load_into(model: nn.Module, state: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
+    """Strict load that reports mismatches as one line naming the file (a few keys shown)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in state if k in own and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+            if keys:
+                shown = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
+                parts.append(f"{len(keys)} {label} keys ({shown})")
+        name = getattr(model, "name", type(model).__name__)
+        raise InputError(path, f"checkpoint does not fit model {name!r}: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def torchvision_weights_file(weights) -> Path:
+    """The cached file of a torchvision ``Weights`` enum entry, or one clear error when absent."""
+    hub_dir = Path(torch.hub.get_dir()) / "checkpoints"
+    path = hub_dir / os.path.basename(weights.url)
+    if path.is_file():
+        return path
+    raise MissingWeightsError(
+        None, f"ImageNet weights {path.name} are not cached in {hub_dir} and cannot be downloaded offline; "
+              f"download {weights.url} there, or pass a local file with pretrained=PATH / --pretrained PATH")
+
+
+def open_clip_weights_file(arch: str, tag: str) -> str:
+    """The local file of an open_clip pretrained tag (HF cache or open_clip's URL cache), else one error line.
+
+    Checked before calling open_clip, whose own download path retries for ~47 s without network.
+    """
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(arch, tag)
+    if not cfg:
+        tags = ", ".join(t for a, t in open_clip.list_pretrained() if a == arch) or "none"
+        raise MissingWeightsError(None, f"open_clip has no pretrained tag {tag!r} for {arch} (tags: {tags})")
+    if cfg.get("file"):
+        return cfg["file"]
+    hf = cfg.get("hf_hub", "")
+    if hf:
+        repo, filename = os.path.split(hf.rstrip("/")) if not hf.endswith("/") else (hf.rstrip("/"), "")
+        if not filename:
+            repo = hf.rstrip("/")
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            for fn in ([filename] if filename else ["open_clip_pytorch_model.bin", "open_clip_model.safetensors"]):
+                hit = try_to_load_from_cache(repo, fn)
+                if isinstance(hit, str) and os.path.isfile(hit):
+                    return hit
+        except ImportError:
+            pass
+    url = cfg.get("url", "")
+    if url:
+        cached = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(url)
+        if cached.is_file():
+            return str(cached)
+    where = f"Hugging Face '{hf}'" if hf else url
+    raise MissingWeightsError(
+        None, f"open_clip weights {arch}/{tag} ({where}) are not in the local cache and there is no network; "
+              f"download them once, or pass a local file with pretrained=PATH / --pretrained PATH")
