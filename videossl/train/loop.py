@@ -166,8 +166,10 @@ def build_parts(cfg: TrainConfig, device: torch.device, world: int = 1) -> Parts
     encoder = MultiViewEncoder(student)
     if world > 1:
         encoder = nn.parallel.DistributedDataParallel(encoder, device_ids=[device.index] if device.type == "cuda" else None)
-    decay = [p for p in student.parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for p in student.parameters() if p.requires_grad and p.ndim <= 1]  # biases, norms: no decay
+    # the student's trained parameters and the objective's own (projection heads of ressl/byol/...)
+    params = [p for p in student.parameters() if p.requires_grad] + [p for p in objective.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]  # biases, norms: no decay
     optimizer = torch.optim.AdamW([{"params": decay}, {"params": no_decay, "weight_decay": 0.0}], lr=0.0,
                                   weight_decay=cfg.weight_decay)
     return Parts(student, teacher, encoder, MultiViewEncoder(teacher), objective, optimizer, views_cfg, trained, frozen)
@@ -196,7 +198,13 @@ def update_step(cfg: TrainConfig, parts: Parts, batch: dict, step: int, momentum
         raise TrainingDiverged(f"loss is {loss.item()} at step {step}; last good checkpoint: {where}")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    grad_norm = nn.utils.clip_grad_norm_(parts.student.parameters(), cfg.clip_grad) if cfg.clip_grad > 0 else torch.zeros(())
+    head_params = [p for p in objective.parameters() if p.grad is not None]
+    if world > 1 and head_params:  # heads live outside DDP: average their gradients by hand
+        for p in head_params:
+            dist.all_reduce(p.grad)
+            p.grad /= world
+    params = [p for p in parts.student.parameters() if p.grad is not None] + head_params
+    grad_norm = nn.utils.clip_grad_norm_(params, cfg.clip_grad) if cfg.clip_grad > 0 else torch.zeros(())
     optimizer.step()
     ema_update(parts.teacher, parts.student, momentum, parts.trained)
     return out, loss.item(), float(grad_norm)
