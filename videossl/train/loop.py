@@ -126,7 +126,14 @@ def concept_matrices(concepts: str | dict, model: nn.Module, device: torch.devic
     else:
         from videossl.concepts import embed_concepts, load_concepts
 
-        m = embed_concepts(load_concepts(concepts), model)
+        # the model's own text tower when it has one, else the default sentence encoder (MiniLM)
+        m = embed_concepts(load_concepts(concepts), model if getattr(model, "has_text", False) else None)
+        dim = torch.as_tensor(m["actions"]).shape[-1]
+        if dim != model.embed_dim:
+            from videossl.errors import InputError
+
+            raise InputError(concepts, f"concepts embed to {dim} dimensions but the model's clip embedding has "
+                                       f"{model.embed_dim} (it has no text tower of its own)")
     get = (lambda k: m[k]) if isinstance(m, dict) else (lambda k: getattr(m, k))
     return {k: torch.as_tensor(get(k)).float().to(device) for k in ("actions", "attributes", "incidence")}
 
