@@ -86,6 +86,6 @@ def run(args) -> int:
     print(f"effective rank {c['effective_rank']:.2f} / {c['dims']}  dead dims {c['dead_dims']}"
           + ("  COMPLETE COLLAPSE" if c["complete_collapse"] else "")
           + ("  dimensional collapse" if c["dimensional_collapse"] and not c["complete_collapse"] else ""))
-    if c["complete_collapse"]:
+    if c["complete_collapse"] or c["dimensional_collapse"]:
         print("warning: the representation has collapsed; its MED is not meaningful", file=sys.stderr)
     return 0

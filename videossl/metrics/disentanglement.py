@@ -24,8 +24,9 @@ factors are discrete).
 Collapse (:func:`collapse_report`): per-dimension standard deviations, dimensions whose std is
 below ``1e-3 ×`` the largest (dead), and the effective rank ``exp(H(σ/Σσ))`` of the centred
 features' singular values (Roy & Vetterli 2007). ``complete`` collapse: every dimension dead
-relative to the features' scale (all samples map to one point) or effective rank < 1.5;
-``dimensional`` collapse: effective rank below 10 % of the dimensions.
+relative to the features' scale (all samples map to one point); ``dimensional`` collapse:
+effective rank below max(1.5, 10 % of the dimensions) (the features span about one direction
+or a small fraction of the space — Jing et al. 2022's dimensional collapse).
 """
 
 from __future__ import annotations
@@ -127,8 +128,8 @@ def collapse_report(features: np.ndarray, dead_ratio: float = 1e-3) -> dict:
     point = float(std.max()) <= 1e-6 * scale
     return {"dims": int(x.shape[1]), "dead_dims": int(dead.sum()), "effective_rank": erank,
             "min_std": float(std.min()), "max_std": float(std.max()),
-            "complete_collapse": bool(point or erank < 1.5),
-            "dimensional_collapse": bool(erank < 0.1 * x.shape[1])}
+            "complete_collapse": bool(point),
+            "dimensional_collapse": bool(point or erank < max(1.5, 0.1 * x.shape[1]))}
 
 
 def disentanglement_scores(features: np.ndarray, factors: np.ndarray, num_bins: int = 20, topk: int = 1,

@@ -1,0 +1,1 @@
+"""Synthetic data for representation learning: :mod:`videossl.data.factors` (clips with known factors)."""
