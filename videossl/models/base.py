@@ -48,6 +48,10 @@ class VideoModel(nn.Module):
     def encode_text(self, texts: list[str]) -> torch.Tensor:
         raise NotImplementedError(f"model {self.name or type(self).__name__!r} has no text tower")
 
+    def adapt_state_dict(self, state: dict) -> dict:
+        """Hook for checkpoints in another naming (e.g. open_clip's) before the strict load."""
+        return state
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B,T,3,H,W] -> clip embedding, [B,3,H,W] -> dense features (so hooks/DDP see a forward)."""
         return self.encode_video(x) if x.dim() == 5 else self.encode_frames(x)

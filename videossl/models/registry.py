@@ -30,10 +30,24 @@ DEFAULT = "default"
 _RANDOM = (None, "random", "none", "")
 
 _T = MappingProxyType
+# A CLIP small enough for millisecond CPU forwards: 64 px, patch 8 (stride 8 like the ResNets),
+# 2 blocks of width 64; the text tower keeps open_clip's 49408-token BPE vocabulary.
+_TINY_CLIP = _T({
+    "embed_dim": 32,
+    "vision": _T({"image_size": 64, "patch_size": 8, "width": 64, "layers": 2, "head_width": 32, "mlp_ratio": 2.0}),
+    "text": _T({"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1, "mlp_ratio": 2.0}),
+})
 _MODELS = _T({
     "resnet18": _T({"builder": "resnet:build_resnet", "arch": "resnet18", "default": None}),
     "resnet50": _T({"builder": "resnet:build_resnet", "arch": "resnet50", "default": None}),
     "tiny-resnet": _T({"builder": "resnet:build_resnet", "arch": "tiny", "input_size": (64, 64), "default": None}),
+    "clip-vit-b16": _T({"builder": "clip_vit:build_clip_vit", "arch": "ViT-B-16", "default": None}),
+    "tclip-vit-b16": _T({"builder": "temporal_clip:build_temporal_clip", "arch": "ViT-B-16", "default": None,
+                         "num_frames": 8, "image_size": 224, "grad_checkpointing": False}),
+    "tiny-vit": _T({"builder": "clip_vit:build_clip_vit", "clip": _TINY_CLIP, "default": None}),
+    "tiny-tclip": _T({"builder": "temporal_clip:build_temporal_clip", "clip": _TINY_CLIP, "default": None,
+                      "num_frames": 4, "image_size": 64, "grad_checkpointing": False}),
+    "videossl-tiny": _T({"builder": "shipped:build_videossl_tiny", "default": "shipped"}),
 })
 
 
@@ -49,9 +63,18 @@ def get_model_config(name: str) -> dict:
     return dict(_MODELS[name])
 
 
-def create_model(name: str, pretrained: str | os.PathLike | None = DEFAULT, device: str = "cpu"):
-    """Build a registered model, load its weights, move it to ``device``; returned in eval mode."""
+def create_model(name: str, pretrained: str | os.PathLike | None = DEFAULT, device: str = "cpu", **overrides):
+    """Build a registered model, load its weights, move it to ``device``; returned in eval mode.
+
+    ``overrides`` replace config entries of the name, e.g. ``create_model("tclip-vit-b16",
+    num_frames=16, image_size=288, grad_checkpointing=True)``; unknown keys are an error.
+    """
     cfg = get_model_config(name)
+    bad = sorted(set(overrides) - set(cfg) - {"builder"})
+    if bad or "builder" in overrides:
+        raise InputError(None, f"model {name!r} has no option(s) {', '.join(bad or ['builder'])} "
+                               f"(options: {', '.join(k for k in cfg if k not in ('builder', 'default'))})")
+    cfg.update(overrides)
     if pretrained == DEFAULT:
         pretrained = cfg["default"]
     if isinstance(pretrained, str) and pretrained.lower() in ("random", "none"):
@@ -63,5 +86,5 @@ def create_model(name: str, pretrained: str | os.PathLike | None = DEFAULT, devi
     model = build(cfg, pretrained)
     model.name = name
     if state is not None:
-        load_into(model, state, path)
+        load_into(model, model.adapt_state_dict(state), path)
     return model.to(device).eval()
