@@ -81,13 +81,11 @@ class _LocalGeometry:
         ones[..., r:r + h, r:r + w] = 1
         win = ones.unfold(2, s, t).unfold(3, s, t)[0, 0]  # [nty, ntx, s, s]
         self.bound_bias = torch.where(win.reshape(self.nty, self.ntx, s * s) > 0, 0.0, _NEG).float()
-        # one additive table per tile row, in the layout of local_topk's affinity [S, P, t², s]:
-        # radius disc (relative), image border (padded keys), tiles past the image (P > ntx)
-        p = self.period
-        bound = torch.full((self.nty, p, s, s), _NEG, device=device)
-        bound[:, : self.ntx] = self.bound_bias.view(self.nty, self.ntx, s, s)
-        rel = self.rel_bias.view(t * t, s, s)
-        self.bias = (rel.permute(1, 0, 2)[None, :, None] + bound.permute(0, 2, 1, 3)[:, :, :, None]).clamp_min(_NEG)
+        # one additive table per tile row in local_topk's layout [S rows, ntx, t², S cols]:
+        # radius disc (relative to each query) + image border (padded keys)
+        rel = self.rel_bias.view(t * t, s, s).permute(1, 0, 2)  # [S, t², S]
+        bound = self.bound_bias.view(self.nty, self.ntx, s, s).permute(0, 2, 1, 3)  # [nty, S, ntx, S]
+        self.bias = (rel[None, :, None] + bound[:, :, :, None]).clamp_min(_NEG)  # [nty, S, ntx, t², S]
 
     def tiles(self, q: torch.Tensor) -> torch.Tensor:
         """``[C, h, w]`` -> ``[nty, ntx, t², C]`` (zero padded)."""
@@ -103,59 +101,53 @@ class _LocalGeometry:
 
     @property
     def ring_shape(self) -> tuple[int, int]:
-        """(rows, columns) of the padded key layout: the padded frame plus one spare row, and a
-        column count rounded up to a multiple of the tile (see ``local_topk``)."""
-        return self.nty * self.t + 2 * self.r + 1, self.period * self.t
-
-    @property
-    def period(self) -> int:
-        return math.ceil((self.ntx * self.t + 2 * self.r) / self.t)
+        """(rows, columns) of the padded key layout: the frame with ``R`` zero cells on every side,
+        rounded up to whole tiles."""
+        return self.nty * self.t + 2 * self.r, self.ntx * self.t + 2 * self.r
 
     def pad_keys(self, keys: torch.Tensor) -> torch.Tensor:
-        """``[N, C, h, w]`` -> the ring layout ``[Hp, N, Wp, C]``, zero padded (``R`` cells around)."""
+        """``[N, C, h, w]`` -> the ring layout ``[Hp, Wp, N, C]`` (frames interleaved per position)."""
         n, c = keys.shape[:2]
         hp, wp = self.ring_shape
-        kp = keys.new_zeros(hp, n, wp, c)
-        kp[self.r:self.r + self.h, :, self.r:self.r + self.w] = keys.permute(2, 0, 3, 1)
+        kp = keys.new_zeros(hp, wp, n, c)
+        kp[self.r:self.r + self.h, self.r:self.r + self.w] = keys.permute(2, 3, 0, 1)
         return kp
 
     def local_topk(self, q: torch.Tensor, kp: torch.Tensor, n: int, ty: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-k affinities of the queries of tile row ``ty`` (``q [ntx, t², C]``) against the keys
-        within the radius in the first ``n`` frames of the ring ``kp [Hp, N, Wp, C]``; returns values
-        ``[ntx, t², k]`` and flat indices ``frame·h·w + y·w + x``.
+        within the radius in the first ``n`` slots of the ring ``kp [Hp, Wp, N, C]``; returns values
+        ``[ntx, t², k]`` and flat indices ``slot·h·w + y·w + x``.
 
-        In the ring layout the key window of (window row ``a``, frame ``f``, tile ``tx``) starts at
-        element ``((row·N + f)·P + tx)·t·C`` — one uniform stride over ``(f, tx)`` — so each window
-        row is ONE batched GEMM over all frames and tiles, reading keys in place (no copy of the
-        overlapping windows). ``P`` tiles per padded row include a few past the image: computed and
-        masked. Top-k runs on groups (one window column of one frame): the k groups with the largest
-        maxima hold the k largest values, so only those k·S candidates are ranked.
+        The ring interleaves frames per position, so the keys of one window row of tile ``tx`` —
+        ``S`` columns × all ``N`` frames — are ONE contiguous ``[S·N, C]`` block, and consecutive
+        tiles are a uniform ``t·N·C`` apart: each window row is one batched GEMM over the tiles
+        (``[t², C] @ [C, S·N]`` each), reading the keys in place, never copying the overlapping
+        windows. Top-k runs on groups (one window column of one frame, ``S`` rows): the k groups
+        with the largest maxima hold the k largest values, so only those ``k·S`` values are ranked.
         """
-        hp, nr, wp, c = kp.shape
-        t, s, r, ntx, p = self.t, self.s, self.r, self.ntx, self.period
+        hp, wp, nr, c = kp.shape
+        t, s, r, ntx = self.t, self.s, self.r, self.ntx
         tt = t * t
-        qx = q.new_zeros(p, tt, c)
-        qx[:ntx] = q
-        qx = qx.expand(n, p, tt, c).reshape(n * p, tt, c)
-        a = torch.empty(s, n * p, tt, s, device=q.device, dtype=q.dtype)
-        row_stride = nr * wp * c
+        a = torch.empty(s, ntx, tt, s * nr, device=q.device, dtype=q.dtype)
         for row in range(s):
-            off = kp.storage_offset() + (ty * t + row) * row_stride
-            keys = kp.as_strided((n * p, c, s), (t * c, 1, c), off)
-            torch.bmm(qx, keys, out=a[row])
-        a = a.view(s, n, p, tt, s)
-        a += self.bias[ty][:, None]  # radius disc, image border, tiles past the image
+            off = kp.storage_offset() + (ty * t + row) * wp * nr * c
+            keys = kp.as_strided((ntx, c, s * nr), (t * nr * c, 1, c), off)
+            torch.bmm(q, keys, out=a[row])
+        a = a.view(s, ntx, tt, s, nr)
+        a += self.bias[ty][..., None]
+        if n < nr:
+            a[..., n:] = _NEG  # empty ring slots
         b = ntx * tt
-        # groups = (frame, window column), S window rows each: the max over the outermost axis is
-        # a plain elementwise max of S contiguous slabs
-        gmax = a.amax(0)[:, :ntx].permute(1, 2, 0, 3).reshape(b, n * s)
-        kg = min(k, n * s)
-        _, gi = gmax.topk(kg, dim=1)  # [b, kg]
+        # the max over window rows (the outermost axis) is an elementwise max of S contiguous slabs
+        gmax = a.amax(0).view(b, s * nr)
+        kg = min(k, s * n)
+        _, gi = gmax.topk(kg, dim=1)  # [b, kg] best (window column, slot) groups
         bi = torch.arange(b, device=q.device)[:, None]
-        fr, wx = gi // s, gi % s
-        sel = a[:, fr, bi // tt, bi % tt, wx].permute(1, 2, 0)  # [b, kg, S]
+        wx, fr = gi // nr, gi % nr
+        sel = a[:, bi // tt, bi % tt, wx, fr].permute(1, 2, 0)  # [b, kg, S rows]
         v, j = sel.reshape(b, kg * s).topk(min(k, kg * s), dim=1)
-        fr, wx, wy = fr.gather(1, j // s), wx.gather(1, j // s), j % s
+        g = j // s
+        wx, fr, wy = wx.gather(1, g), fr.gather(1, g), j % s
         y = (ty * t + wy - r).clamp(0, self.h - 1)
         x = ((bi // tt) * t + wx - r).clamp(0, self.w - 1)
         return v.view(ntx, tt, -1), (fr * (self.h * self.w) + y * self.w + x).view(ntx, tt, -1)
@@ -296,7 +288,7 @@ class LabelPropagator:
         n = self.cfg.n_context
         self._geom = g = _LocalGeometry(h, w, self.cfg.radius, self.cfg.tile, dev)
         hp, wp = g.ring_shape
-        self.mem_keys = torch.zeros(hp, n, wp, c, device=dev, dtype=dt)  # padded ring layout, see pad_keys
+        self.mem_keys = torch.zeros(hp, wp, max(n, 1), c, device=dev, dtype=dt)  # ring layout, see pad_keys
         self.mem_lbls = torch.zeros(n, k, h, w, device=dev)
         self.count, self.head = 0, 0
         if not self.cfg.use_first:  # memory must hold something: seed the ring with frame 0
@@ -306,7 +298,7 @@ class LabelPropagator:
         if self.cfg.n_context <= 0:
             return
         g = self._geom
-        self.mem_keys[g.r:g.r + g.h, self.head, g.r:g.r + g.w] = key.permute(1, 2, 0)
+        self.mem_keys[g.r:g.r + g.h, g.r:g.r + g.w, self.head] = key.permute(1, 2, 0)
         self.mem_lbls[self.head] = lbl
         self.head = (self.head + 1) % self.cfg.n_context
         self.count = min(self.count + 1, self.cfg.n_context)
