@@ -146,11 +146,20 @@ class ConceptEmbeddings:
 
 
 def _encode(encoder, texts: list[str], chunk: int = 256) -> torch.Tensor:
+    """Embed in chunks, without gradients, in eval mode (dropout would make the cached matrices
+    depend on the draw); a module's training mode is restored afterwards."""
+    was_training = isinstance(encoder, torch.nn.Module) and encoder.training
+    if was_training:
+        encoder.eval()
     out = []
-    with torch.no_grad():
-        for i in range(0, len(texts), chunk):
-            e = torch.as_tensor(encoder.encode_text(list(texts[i:i + chunk])))
-            out.append(F.normalize(e.detach().float().cpu(), dim=-1))
+    try:
+        with torch.no_grad():
+            for i in range(0, len(texts), chunk):
+                e = torch.as_tensor(encoder.encode_text(list(texts[i:i + chunk])))
+                out.append(F.normalize(e.detach().float().cpu(), dim=-1))
+    finally:
+        if was_training:
+            encoder.train()
     return torch.cat(out)
 
 
