@@ -207,3 +207,23 @@ def test_shipped_prompts(fname, name, count, example):
     assert all(len(c.descriptions) >= 3 and 3 <= len(c.attributes) <= 6 for c in s.classes)
     inc = s.incidence()
     assert inc.sum(0).max() >= 3 or count < 10  # attributes recur across classes
+
+
+def test_generate_with_local_causal_lm_plumbing(tmp_path):
+    """A random tiny GPT-2 (the MiniLM tokenizer) loads through the transformers pipeline; its
+    babble is rejected by validation and the error names the class (no partial file written)."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    from videossl.concepts.embed import default_text_encoder_path
+    from videossl.concepts.generate import LocalCausalLM, generate
+
+    tok = AutoTokenizer.from_pretrained(default_text_encoder_path())
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=tok.vocab_size, n_positions=512, n_embd=16, n_layer=1, n_head=2)
+                    ).save_pretrained(tmp_path / "lm")
+    tok.save_pretrained(tmp_path / "lm")
+    llm = LocalCausalLM(str(tmp_path / "lm"), max_new_tokens=8)
+    assert isinstance(llm("system", "user"), str)
+    with pytest.raises(InputError, match="class 'waving': no valid answer after 1 attempts"):
+        generate(["waving"], tmp_path / "out.json", llm, retries=0, log=lambda *_: None)
+    assert not (tmp_path / "out.json").exists()
