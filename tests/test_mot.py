@@ -254,3 +254,39 @@ def test_mots_runner_motion_only_disjoint_masks(tmp_path):
     for f in np.unique(pred.frame):
         r = pred.at(f).rles
         assert all(mu.area(mu.merge([a, b], intersect=True)) == 0 for i, a in enumerate(r) for b in r[i + 1:])
+
+
+# -- end to end through the CLI with a tiny random model ----------------------------------------
+def test_cli_eval_mot_end_to_end_tiny_resnet(tmp_path, capsys):
+    """``unitrack eval --task mot --model tiny-resnet --render`` on a tiny MOTChallenge layout (12 frames)."""
+    from unitrack.cli import main
+
+    root = _write_mot_root(tmp_path / "mot")
+    run = tmp_path / "run"
+    argv = ["eval", "--task", "mot", "--data", str(root), "--model", "tiny-resnet", "--out", str(run),
+            "--device", "cpu", "--render"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "MOTA" in out and "overall" in out
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["task"] == "mot" and m["model"] == "tiny-resnet" and m["fps"] > 0
+    assert set(m["overall"]) >= {"MOTA", "IDF1", "HOTA", "IDSW", "FP", "FN"}
+    assert m["overall"]["IDF1"] > 0.5 and isinstance(m["overall"]["IDSW"], int)
+    seqs = sorted(p.stem for p in (run / "mot").glob("*.txt"))
+    assert seqs == sorted(m["per_sequence"]) == ["SEQ-01", "SEQ-02"]
+    assert all((run / "render" / "mot" / f"{s}.mp4").stat().st_size > 0 for s in seqs)
+    assert m["time_split_s"]["features"] > 0
+    assert main(argv) == 0  # re-run: everything resumed, nothing recomputed, same metrics
+    assert json.loads((run / "metrics.json").read_text())["overall"] == m["overall"]
+
+
+def test_eval_default_synthetic_benchmark(tmp_path, monkeypatch):
+    """No data given: the cached synthetic benchmark is generated on first use (here in a tmp cache)."""
+    from unitrack.eval import evaluate_task
+
+    monkeypatch.setenv("UNITRACK_CACHE", str(tmp_path / "cache"))
+    for task, keys in (("mot", {"MOTA", "IDF1", "HOTA"}), ("mots", {"sMOTSA", "MOTSA", "IDF1", "IDSW"})):
+        m = evaluate_task(task, None, out=tmp_path / "run" / task, options={"tracker": {"use_appearance": False}},
+                          sequences=["SYNTH-01"], progress=False)
+        assert m["dataset"] == f"synthetic-{task}" and set(m["overall"]) >= keys
+        assert m["overall"]["IDF1"] > 0.5
