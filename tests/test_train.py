@@ -178,15 +178,36 @@ def test_teacher_gets_no_gradient_and_follows_by_ema(tmp_path, clip_csv):
 
 
 def test_short_run_decreases_loss(tmp_path, clip_csv):
-    from videossl.train import train
+    """Ten AdamW steps on one fixed multi-view batch: the student fits its (slowly moving) teacher."""
+    from videossl.train.data import MultiViewClips, collate_views, list_videos
+    from videossl.train.loop import build_parts, update_step
+
+    cfg = _cfg(tmp_path, clip_csv, "short")
+    parts = build_parts(cfg, torch.device("cpu"))
+    batch = collate_views([MultiViewClips(list_videos(clip_csv), parts.views_cfg)[(i, i)] for i in range(2)])
+    for g in parts.optimizer.param_groups:
+        g["lr"] = 3e-3
+    losses = [update_step(cfg, parts, batch, step=s, momentum=0.996, device=torch.device("cpu"))[1]
+              for s in range(1, 11)]
+    assert all(math.isfinite(x) for x in losses)
+    assert np.mean(losses[-3:]) < 0.9 * np.mean(losses[:3]), losses
+
+
+def test_cli_run_writes_logs_checkpoints_and_model(tmp_path, clip_csv):
+    from videossl.cli import main
 
     one = tmp_path / "one.csv"
-    one.write_text(clip_csv.read_text().splitlines()[1] + "\n")  # one clip: the student can fit its teacher
-    summary = train(_cfg(tmp_path, one, "short", steps=12, ckpt_every=100))
-    losses = [json.loads(line)["loss"] for line in (tmp_path / "short" / "metrics.jsonl").read_text().splitlines()]
-    assert len(losses) == 12 and all(math.isfinite(x) for x in losses)
-    assert np.mean(losses[-3:]) < np.mean(losses[:3])
-    assert (tmp_path / "short" / "model.safetensors").exists() and summary["step"] == 12
+    one.write_text(clip_csv.read_text().splitlines()[1] + "\n")
+    concepts = tmp_path / "c.json"
+    concepts.write_text(json.dumps({"name": "t", "classes": [
+        {"name": "cycling", "descriptions": ["a person rides a bike"], "attributes": ["bicycle", "road"]},
+        {"name": "phoning", "descriptions": ["a person talks on a phone"], "attributes": ["phone", "talking"]}]}))
+    rc = main(["train", "--model", MODEL, "--concepts", str(concepts), "--data", str(one), "--out", str(tmp_path / "cli"),
+               "--steps", "2", "--batch-size", "1", "--local-views", "1", "--frames", "2", "--workers", "0",
+               "--log-every", "1"])
+    run = tmp_path / "cli"
+    assert rc == 0 and (run / "model.safetensors").exists() and (run / "checkpoints" / "latest.json").exists()
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2 and any((run / "tb").iterdir())
 
 
 def test_kill_and_resume_equals_uninterrupted(tmp_path, clip_csv):
