@@ -43,6 +43,20 @@ def readable_name(name: str) -> str:
     return " ".join(s.replace("_", " ").replace("-", " ").split()).lower()
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers at all: without this check an unreachable hub costs a
+    minute of retries and a screenful of warnings before the one-line error."""
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 class HFTextEncoder:
     """A Hugging Face transformer encoder used as a sentence encoder: mean pooling over the
     attention mask, then L2 normalisation (how all-MiniLM and most sentence encoders are trained)."""
@@ -60,8 +74,12 @@ class HFTextEncoder:
                 self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
                 self.model = AutoModel.from_pretrained(source, local_files_only=True)
             except Exception as exc:
-                if local.exists() or os.environ.get("HF_HUB_OFFLINE") == "1":
+                if local.exists():
                     raise MissingWeightsError(source, f"cannot load a text encoder from it: {str(exc).splitlines()[0]}") from None
+                if os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_reachable():
+                    raise MissingWeightsError(
+                        source, "text encoder not in the local Hugging Face cache and the Hub cannot be reached; "
+                        "pass a local model folder (config.json, tokenizer, weights) instead") from None
                 try:
                     self.tokenizer = AutoTokenizer.from_pretrained(source)
                     self.model = AutoModel.from_pretrained(source)
