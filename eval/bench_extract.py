@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
+import shlex
 import tempfile
 import threading
 import time
@@ -160,6 +161,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    load0 = os.getloadavg()[0]
     videos = [str(v) for v in (args.videos or default_videos())]
     rows = []
     for name in args.models:
@@ -192,7 +194,13 @@ def main(argv=None) -> int:
     for name, size, n, fps, mem in rows:
         lines.append(f"| {name} | {size[0]}x{size[1]} | {n} | {fps[0]:.1f} | {fps[1]:.1f} | {fps[2]:.1f} "
                      f"| {fps[1] / fps[0]:.2f} | {fps[1] / fps[2]:.2f} | {' / '.join(mib(m) for m in mem)} |")
-    lines += ["", "Command: `python eval/bench_extract.py " + " ".join(argv or os.sys.argv[1:]) + "`"]
+    cmd = list(argv if argv is not None else os.sys.argv[1:])
+    if "--note" in cmd:  # the note is printed below, not repeated in the command
+        i = cmd.index("--note")
+        del cmd[i:i + 2]
+    lines += ["", f"Command: `python eval/bench_extract.py {shlex.join(cmd)}`",
+              "", f"Load average (1 min) at start / end: {load0:.1f} / {os.getloadavg()[0]:.1f} "
+              f"(CPU cores: {os.cpu_count()}); anything above the core count means other jobs shared the machine."]
     if args.note:
         lines += ["", args.note]
     # one section per device kind: a CPU run keeps the GPU section of an earlier run and vice versa
