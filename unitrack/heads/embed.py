@@ -110,19 +110,19 @@ class Embedder:
             area = small.flatten(1).sum(1)
             ys, xs = torch.arange(fh, device=feats.device), torch.arange(fw, device=feats.device)
             on = small > 0
-            boxes = torch.zeros((m, 5), device=feats.device)
-            for k in range(m):  # bounding box of each mask in feature cells (cheap: M masks, not pixels)
-                if area[k] > 0:
-                    r, q = ys[on[k].any(1)], xs[on[k].any(0)]
-                    boxes[k, 1:] = torch.stack([q.min(), r.min(), q.max() + 1, r.max() + 1]).float()
-            weighted = feats[i:i + 1] * small[:, None]  # [M, C, h, w]
-            idx = torch.arange(m, device=feats.device, dtype=torch.float32)[:, None]
-            rois = torch.cat([idx, boxes[:, 1:]], 1)
-            num = roi_align(weighted, rois, self.roi_size, 1.0, 2, aligned=True)
-            den = roi_align(small[:, None], rois, self.roi_size, 1.0, 2, aligned=True)
-            mean_all = weighted.flatten(2).sum(2) / area.clamp_min(1e-6)[:, None]  # [M, C]
-            maps = torch.where(den > 1e-6, num / den.clamp_min(1e-6), mean_all[:, :, None, None])
-            maps = torch.where((area > 0)[:, None, None, None], maps, torch.zeros_like(maps))
+            maps = feats.new_zeros((m, c, *self.roi_size))  # empty masks keep the zero map
+            for k in range(m):  # per mask, only its bounding box of cells is weighted and pooled
+                if area[k] <= 0:
+                    continue
+                r, q = ys[on[k].any(1)], xs[on[k].any(0)]
+                y1, y2, x1, x2 = int(r.min()), int(r.max()) + 1, int(q.min()), int(q.max()) + 1
+                cov = small[k, y1:y2, x1:x2][None, None]  # [1, 1, h', w']
+                weighted = feats[i:i + 1, :, y1:y2, x1:x2] * cov
+                roi = torch.tensor([[0.0, 0.0, 0.0, x2 - x1, y2 - y1]], device=feats.device, dtype=feats.dtype)
+                num = roi_align(weighted, roi, self.roi_size, 1.0, 2, aligned=True)[0]
+                den = roi_align(cov, roi, self.roi_size, 1.0, 2, aligned=True)[0]
+                mean_all = weighted.flatten(2).sum(2)[0] / area[k]  # [C]: bins the mask misses
+                maps[k] = torch.where(den > 1e-6, num / den.clamp_min(1e-6), mean_all[:, None, None])
             out.append(F.normalize(maps, dim=1).cpu())
         return out
 
