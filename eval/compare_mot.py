@@ -153,12 +153,14 @@ def speed(model_name: str, device: str, frames: int, counts=(30, 100, 300)) -> d
     return out
 
 
-def write_markdown(path: Path, model_name: str, seqs, results: dict, spd: dict, frames: int) -> None:
+def write_markdown(path: Path, model_name: str, seqs, results: dict, spd: dict, frames: int,
+                   speed_model: str | None = None) -> None:
     from videossl.utils import machine_info
 
     lines = [f"# MOT association: appearance vs motion vs ByteTrack, and where the time goes", "",
              f"Measured {_dt.date.today().isoformat()} on {machine_info()}; model `{model_name}`; "
-             f"`python eval/compare_mot.py --model {model_name} --frames {frames}`.", "",
+             f"`python eval/compare_mot.py --model {model_name} --speed-model {speed_model or model_name} "
+             f"--frames {frames}`.", "",
              f"## Same detections, synthetic MOT benchmark ({len(seqs)} sequences: {', '.join(seqs)})", "",
              "| method | MOTA | IDF1 | HOTA | IDSW | FP | FN | fps |", "|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
@@ -169,7 +171,8 @@ def write_markdown(path: Path, model_name: str, seqs, results: dict, spd: dict, 
     names = list(results)
     for s in seqs:
         lines.append(f"- {s}: " + " / ".join(str(results[n]['per_sequence'][s]['IDSW']) for n in names))
-    lines += ["", f"## Frame time split, 1080p frames, model input 608x1088 ({frames} frames each)", "",
+    lines += ["", f"## Frame time split (ms per frame), 1080p frames, model input 608x1080, "
+                  f"`{speed_model or model_name}` ({frames} frames each)", "",
               "| boxes / frame | decode | features | pooling | association | total ms/frame | fps |",
               "|---|---|---|---|---|---|---|"]
     for n, r in spd.items():
@@ -185,12 +188,13 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--frames", type=int, default=20, help="frames per speed run")
     p.add_argument("--out", default="eval/results/mot.md")
+    p.add_argument("--speed-model", default=None, help="model for the time split (default: --model)")
     p.add_argument("--skip-speed", action="store_true")
     args = p.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     seqs, results = quality(args.model, args.device)
-    spd = {} if args.skip_speed else speed(args.model, args.device, args.frames)
-    write_markdown(Path(args.out), args.model, seqs, results, spd, args.frames)
+    speed_model = args.speed_model or args.model
+    spd = {} if args.skip_speed else speed(speed_model, args.device, args.frames)
+    write_markdown(Path(args.out), args.model, seqs, results, spd, args.frames, speed_model)
     print(Path(args.out).read_text())
     return 0
 
