@@ -49,6 +49,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     prefix = "module."  # DDP-wrapped saves
     if state and all(k.startswith(prefix) for k in state):
         state = {k[len(prefix):]: v for k, v in state.items()}
+    if state and any(k.startswith("teacher.") for k in state) and \
+            all(k.startswith(("student.", "teacher.", "objective.")) for k in state):
+        # a trainer step file: the EMA teacher is the model to use (as DINO/SVT evaluate it)
+        state = {k[len("teacher."):]: v for k, v in state.items() if k.startswith("teacher.")}
     return state
 
 
@@ -81,12 +85,21 @@ def torchvision_weights_file(weights) -> Path:
 
 
 def open_clip_weights_file(arch: str, tag: str) -> str:
-    """The local file of an open_clip pretrained tag (HF cache or open_clip's URL cache), else one error line.
+    """The local file of an open_clip tag or HF id (HF cache or open_clip's URL cache), else one error line.
 
-    Checked before calling open_clip, whose own download path retries for ~47 s without network.
+    Only caches are consulted, before open_clip is called: its own download path retries for
+    ~47 s without network, and a registry lookup should never block or download on its own.
     """
     import open_clip
 
+    if "/" in tag:  # a Hugging Face id ("hf-hub:org/name" or "org/name") of an open_clip repo
+        repo = tag.removeprefix("hf-hub:").rstrip("/")
+        hit = _hf_cached(repo, ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"])
+        if hit:
+            return hit
+        raise MissingWeightsError(None, f"Hugging Face weights {repo} are not in the local cache (never downloaded "
+                                        f"implicitly); fetch them once with `huggingface-cli download {repo}`, "
+                                        f"or pass a local file with pretrained=PATH / --pretrained PATH")
     cfg = open_clip.get_pretrained_cfg(arch, tag)
     if not cfg:
         tags = ", ".join(t for a, t in open_clip.list_pretrained() if a == arch) or "none"
@@ -95,24 +108,31 @@ def open_clip_weights_file(arch: str, tag: str) -> str:
         return cfg["file"]
     hf = cfg.get("hf_hub", "")
     if hf:
-        repo, filename = os.path.split(hf.rstrip("/")) if not hf.endswith("/") else (hf.rstrip("/"), "")
-        if not filename:
-            repo = hf.rstrip("/")
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            for fn in ([filename] if filename else ["open_clip_pytorch_model.bin", "open_clip_model.safetensors"]):
-                hit = try_to_load_from_cache(repo, fn)
-                if isinstance(hit, str) and os.path.isfile(hit):
-                    return hit
-        except ImportError:
-            pass
+        # open_clip's convention: "org/repo/" (default file names) or "org/repo/filename"
+        repo, filename = (hf.rstrip("/"), "") if hf.endswith("/") else os.path.split(hf)
+        hit = _hf_cached(repo, [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"])
+        if hit:
+            return hit
     url = cfg.get("url", "")
     if url:
         cached = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(url)
         if cached.is_file():
             return str(cached)
-    where = f"Hugging Face '{hf}'" if hf else url
+    how = f"`huggingface-cli download {repo}`" if hf else f"downloading {url} to ~/.cache/clip/"
     raise MissingWeightsError(
-        None, f"open_clip weights {arch}/{tag} ({where}) are not in the local cache and there is no network; "
-              f"download them once, or pass a local file with pretrained=PATH / --pretrained PATH")
+        None, f"open_clip weights {arch}/{tag} are not in the local cache (never downloaded implicitly: offline, "
+              f"open_clip retries for ~47 s); fetch them once with {how}, or pass a local file with "
+              f"pretrained=PATH / --pretrained PATH")
+
+
+def _hf_cached(repo: str, filenames: list[str]) -> str | None:
+    """Path of the first of ``filenames`` in the local HF cache (no network is touched), else None."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    for fn in filenames:
+        hit = try_to_load_from_cache(repo, fn)
+        if isinstance(hit, str) and os.path.isfile(hit):
+            return hit
+    return None
