@@ -261,13 +261,15 @@ def _iso_bmff_problem(path: str) -> str | None:
             name = kind.decode("latin-1")
             if not seen and name not in _FIRST_BOXES:
                 return "not a video (no MP4/MOV header; a renamed or mislabelled file?)"
-            if not name.isprintable():
+            if not name.isprintable() or box_size in (2, 3, 4, 5, 6, 7):
+                if "moov" in seen:  # trailing padding/junk after a complete index: decoders ignore it
+                    break
                 return f"corrupt box after '{seen[-1]}'"
             if box_size == 1 and len(head) >= 16:
                 box_size = struct.unpack(">Q", head[8:16])[0]
             elif box_size == 0:  # box runs to the end of the file
                 box_size = size - pos
-            if box_size < 8:
+            if box_size < 8:  # sizes 2..7 were caught above; only a zero 64-bit size lands here
                 return f"corrupt box '{name}' (size {box_size})"
             seen.append(name)
             if pos + box_size > size:
