@@ -3,7 +3,13 @@
 Every model is a :class:`VideoModel`: ``encode_frames`` ([B,3,H,W] -> [B,C,H/s,W/s]),
 ``encode_video`` ([B,T,3,H,W] -> [B,D]), ``encode_text`` (list[str] -> [N,D], when ``has_text``)
 and the attributes ``mean``, ``std``, ``input_size``, ``stride``, ``feat_dim``, ``embed_dim``,
-``has_text``. See :mod:`videossl.models.registry` for the names and the ``pretrained`` rules.
+``has_text``.
+
+Names: ``resnet18``, ``resnet50`` (stride 8, :mod:`.resnet`), ``clip-vit-b16`` (:mod:`.clip_vit`),
+``tclip-vit-b16`` (:mod:`.temporal_clip`), ``tiny-resnet`` / ``tiny-vit`` / ``tiny-tclip`` (random,
+for tests) and ``videossl-tiny`` (:mod:`.shipped`: ``videossl/checkpoints/videossl-tiny.json`` +
+``videossl-tiny.safetensors``). The ``pretrained`` rules are in :mod:`.registry`; weight lookup and
+checkpoint loading in :mod:`.weights`.
 """
 
 from .base import VideoModel
