@@ -327,11 +327,15 @@ def extract_features(inputs: Sequence[str | os.PathLike], model, out_dir: str | 
 
 # -- command line -----------------------------------------------------------------------------
 def register(subparsers) -> None:
+    from videossl.models import DEFAULT
+
     p = subparsers.add_parser("extract", help="extract clip embeddings or dense per-frame features from videos",
                               description="One safetensors file per video in --out; a re-run skips finished videos.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders of videos, or frame folders")
     p.add_argument("--model", default="videossl-tiny", help="registry name (default: videossl-tiny)")
-    p.add_argument("--pretrained", default=None, help="weights tag, Hugging Face id or local path")
+    p.add_argument("--pretrained", default=DEFAULT,
+                   help="weights: a tag (openai, imagenet), a Hugging Face id, a local path, or 'random'; "
+                        "default: the model's own (the shipped checkpoint for videossl-tiny)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--batch-size", type=int, default=32, help="frames (--dense) or clips per forward pass")
     g = p.add_mutually_exclusive_group()
