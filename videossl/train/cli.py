@@ -32,6 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--weight-decay", type=float, default=0.04)
     p.add_argument("--clip-grad", type=float, default=3.0)
     p.add_argument("--frames", type=int, default=None, help="frames of a global view (default: the model's)")
+    p.add_argument("--size", type=int, default=None, help="global-view side in pixels (default: the model's input size)")
     p.add_argument("--local-views", type=int, default=8, help="number of local views")
     p.add_argument("--frame-stride", type=int, default=4, help="frames between sampled frames of a global view")
     p.add_argument("--workers", type=int, default=2, help="data loading processes")
@@ -53,7 +54,7 @@ def run(args) -> int:
     cfg = TrainConfig(data=args.data, out=args.out, concepts=args.concepts, model=args.model,
                       pretrained=args.pretrained, objective=args.objective, steps=args.steps,
                       batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
-                      clip_grad=args.clip_grad, frames=args.frames, n_local=args.local_views,
+                      clip_grad=args.clip_grad, frames=args.frames, size=args.size, n_local=args.local_views,
                       frame_stride=args.frame_stride, workers=args.workers, ckpt_every=args.ckpt_every,
                       log_every=args.log_every, seed=args.seed, device=args.device, amp=not args.no_amp,
                       resume=args.resume, stop_after=args.stop_after)

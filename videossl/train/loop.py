@@ -61,6 +61,7 @@ class TrainConfig:
     clip_grad: float = 3.0
     momentum_teacher: float = 0.996
     frames: int | None = None        # global-view frames; default: the model's
+    size: int | None = None          # global-view side in pixels; default: the model's input size
     n_local: int = 8
     frame_stride: int = 4
     workers: int = 2
@@ -158,7 +159,8 @@ def build_parts(cfg: TrainConfig, device: torch.device, world: int = 1) -> Parts
     from videossl.models import create_model
 
     student = create_model(cfg.model, pretrained=cfg.pretrained, device=str(device))
-    views_cfg = ViewConfig.for_model(student, frames=cfg.frames, n_local=cfg.n_local, frame_stride=cfg.frame_stride)
+    views_cfg = ViewConfig.for_model(student, frames=cfg.frames, n_local=cfg.n_local, size=cfg.size,
+                                     frame_stride=cfg.frame_stride)
     trained = trained_parameter_names(student, views_cfg, device)
     frozen = {n for n, _ in student.named_parameters()} - trained
     for n, p in student.named_parameters():

@@ -44,9 +44,11 @@ class ViewConfig:
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
     @classmethod
-    def for_model(cls, model, frames: int | None = None, n_local: int = 8, **kw) -> "ViewConfig":
-        """Sizes from the model: local side ≈ 0.43 × global (96/224), rounded to the model's stride."""
-        h, w = tuple(model.input_size)
+    def for_model(cls, model, frames: int | None = None, n_local: int = 8, size: int | None = None,
+                  **kw) -> "ViewConfig":
+        """Sizes from the model (or ``size`` for the global side, e.g. cheaper CPU runs of a model
+        that takes any resolution): local side ≈ 0.43 × global (96/224), rounded to the stride."""
+        h, w = (size, size) if size else tuple(model.input_size)
         s = max(1, int(getattr(model, "stride", 8)))
         loc = tuple(max(s, int(round(x * 96 / 224 / s)) * s) for x in (h, w))
         t = frames or int(getattr(model, "num_frames", 8) or 8)
