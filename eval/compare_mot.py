@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 
 def _array_reader(frames: np.ndarray, fps: float = 30.0):
@@ -68,7 +67,6 @@ def _bytetrack(dets: dict[int, np.ndarray], num_frames: int) -> list[tuple]:
 def quality(model_name: str, device: str) -> tuple[list[str], dict]:
     from unitrack.data.synth import ensure_benchmark
     from unitrack.heads import mot
-    from unitrack.heads.association.tracker import TrackerConfig
     from unitrack.heads.embed import Embedder
     from unitrack.metrics.mot import evaluate
     from videossl.models import create_model
