@@ -133,6 +133,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--frames", type=int, default=30, help="sequence length of the 'ours' runs")
     ap.add_argument("--ratio-frames", type=int, default=2, help="frames timed for the ours/reference ratio")
+    ap.add_argument("--contexts", default="5,20", help="context sizes of the 'ours' sequence runs")
+    ap.add_argument("--ratio-configs", default="1x5,10x5,1x20", help="objects x context of the ratio runs")
     ap.add_argument("--jf", default=None, metavar="MODEL", help="also score MODEL and copy-first on synthetic DAVIS")
     ap.add_argument("--out", default="eval/results/vos.md")
     ap.add_argument("--child", nargs="*", default=None, help=argparse.SUPPRESS)
@@ -147,14 +149,14 @@ def main() -> int:
     from videossl.utils import machine_info
 
     results = {"ratio": {}, "ours": {}, "ref_mem": None, "jf": None}
-    for k, n in ((1, 5), (10, 5), (1, 20)):
+    for k, n in (tuple(map(int, c.split("x"))) for c in args.ratio_configs.split(",") if c):
         results["ratio"][(k, n)] = r = _spawn(["ratio", str(args.ratio_frames), str(k), str(n)], args.threads)
         print(f"ratio k={k} n_context={n}: ours {r['ours_ms']:.0f} ms, reference {r['ref_ms']:.0f} ms "
               f"-> {r['ref_ms'] / r['ours_ms']:.1f}x, max |diff| {r['max_abs_diff']:.1e}", flush=True)
     results["ref_mem"] = _spawn(["ref-mem", "1"], args.threads)
-    for n in (5, 20):
+    for n in (int(c) for c in args.contexts.split(",") if c):
         for k in (1, 5, 10):
-            results["ours"][(n, k)] = r = _spawn(["ours", str(max(args.frames, n + 5)), str(k), str(n)], args.threads)
+            results["ours"][(n, k)] = r = _spawn(["ours", str(max(args.frames, n + 4)), str(k), str(n)], args.threads)
             print(f"ours n_context={n} objects={k}: {r['ms']:.0f} ms/frame, peak {r['peak_mb']:.0f} MB, "
                   f"growth {r['rss_growth_mb']:+.1f} MB", flush=True)
     if args.jf:
