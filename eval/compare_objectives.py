@@ -101,7 +101,7 @@ def train_one(name: str, args, data: FactorClips) -> tuple[torch.nn.Module, floa
         if teacher is not None:
             ema_update(teacher, model, TEACHER_MOMENTUM[name])
         times.append(time.perf_counter() - t0)
-        loss = float(out["loss"])
+        loss = float(out["loss"].detach())
         if not np.isfinite(loss):
             raise RuntimeError(f"{name}: loss {loss} at step {step}")
     final = teacher if name in ("byol", "ressl") else model  # BYOL/ReSSL evaluate the momentum encoder
@@ -194,9 +194,11 @@ regression per factor ({', '.join(FACTOR_NAMES)}; chance 33/25/33/33/33/25 %); M
 {table(rows)}
 
 Reading it: this is a smoke-scale comparison (minutes of CPU, not epochs), so the ranking says how fast each
-objective starts to organise a tiny backbone on this data, not how the objectives compare at convergence.
-Position and direction are read from where and how the object moves; the views share them, so every objective
-may keep them; colour and size survive the brightness / noise nuisances.
+objective starts to organise a tiny backbone on this data, not how the objectives compare at convergence; differences
+of a few points are within run-to-run noise. A random conv net already separates colour and position linearly on
+such simple clips, so the informative columns are shape, size, direction, MED and the effective rank. Direction is
+near chance for every row: `encode_video` of the tiny backbones averages its frames, which leaves little of the
+motion's sign in a clip embedding (LDM's per-frame latents see it, the pooled embedding scored here does not).
 """
     atomic_write_text(args.out, md)
     print(md)
