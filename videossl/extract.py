@@ -35,6 +35,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from videossl import dist as vdist
 from videossl.errors import InputError
 from videossl.io.discover import find_videos
 from videossl.io import VideoJob, prefetch_videos, samplers
@@ -254,6 +255,40 @@ def _is_finished(path: Path, settings: Settings) -> bool:
         return False
 
 
+def _frame_count(path: str) -> int:
+    """A video's frame count from its reader's metadata (0 when it cannot be opened: it fails later)."""
+    from videossl.io import open_video
+
+    try:
+        return len(open_video(path))
+    except Exception:
+        return 0
+
+
+def _plan(found: list[tuple[str, str]], out: Path, settings: Settings, rank: int, world: int,
+          summary: Summary) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """Videos still to do (finished ones go to ``summary.skipped``) and, with several ranks, their
+    frame counts. Each rank checks an interleaved slice and the slices are gathered, so every rank
+    holds the same plan, taken before any rank writes a file."""
+    mine = {}
+    for i in range(rank, len(found), world):
+        name, path = found[i]
+        done = _is_finished(out / f"{name}.safetensors", settings)
+        mine[i] = (done, 0 if done or world == 1 else _frame_count(path))
+    scanned = {}
+    for part in vdist.all_gather_object(mine):
+        scanned.update(part)
+    todo, frames_of = [], {}
+    for i, (name, path) in enumerate(found):
+        done, frames = scanned[i]
+        if done:
+            summary.skipped.append(name)
+        else:
+            todo.append((name, path))
+            frames_of[name] = frames
+    return todo, frames_of
+
+
 def model_name(model) -> str:
     return str(getattr(model, "name", None) or type(model).__name__)
 
@@ -268,6 +303,11 @@ def extract_features(inputs: Sequence[str | os.PathLike], model, out_dir: str | 
     ``model`` is a model object or a registry name (built with ``create_model`` on ``device``).
     Videos whose file already exists with the same settings are skipped; videos that cannot be
     read are listed in ``Summary.failed`` (and in ``out_dir/failed.txt``) and the rest go on.
+
+    Under ``torchrun`` the videos still to do are sharded over the ranks by frame count
+    (:func:`videossl.dist.shard_by_length`), each rank on its own device; each rank appends one
+    JSON line per video to ``out_dir/manifest.rank<R>.jsonl`` and rank 0 merges every such file into
+    ``out_dir/manifest.jsonl`` at the end. The returned summary covers all ranks.
     """
     import time
 
@@ -275,7 +315,7 @@ def extract_features(inputs: Sequence[str | os.PathLike], model, out_dir: str | 
 
     if num_frames and fps:
         raise ValueError("give num_frames or fps, not both")
-    dev = resolve_device(device)
+    rank, world, dev = vdist.setup_distributed(resolve_device(device))
     if isinstance(model, str):
         from videossl.models import create_model
 
@@ -287,21 +327,27 @@ def extract_features(inputs: Sequence[str | os.PathLike], model, out_dir: str | 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = Summary()
-    todo = []
-    for name, path in find_videos(inputs):
-        if _is_finished(out / f"{name}.safetensors", settings):
-            summary.skipped.append(name)
-        else:
-            todo.append((name, path))
+    todo, frames_of = _plan(find_videos(inputs), out, settings, rank, world, summary)
+    if world > 1:  # every rank computed the same plan; keep this rank's share, balanced by length
+        todo = [todo[i] for i in vdist.shard_by_length([frames_of[n] for n, _ in todo], world)[rank]]
     paths = dict(todo)
-    t0 = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="video", desc="extract", disable=not progress, dynamic_ncols=True)
+    # one process keeps its records in memory (the folder holds only features until the merge);
+    # ranks append to their own file as they go, so a rank that dies keeps what it finished
+    manifest = out / f"manifest.rank{rank}.jsonl" if world > 1 else None
+    records = [{"video": n, "status": "skipped", "rank": rank} for n in (summary.skipped if rank == 0 else [])]
+    t0 = last = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="video", desc="extract", disable=not progress or rank != 0, dynamic_ncols=True)
     try:
         for key, result, info in Extractor(model, settings, batch_size, dev, num_threads, max_open).run(todo):
+            now = time.perf_counter()  # per-video seconds: wall time since the previous video finished
+            rec = {"video": key, "source": str(paths[key]), "frames": info.get("frames"), "rank": rank,
+                   "seconds": round(now - last, 4)}
+            last = now
             if isinstance(result, BaseException):
                 if not isinstance(result, InputError):
                     raise result
                 summary.failed.append((paths[key], str(result)))
+                rec.update(status="failed", error=str(result))
                 if progress:
                     bar.write(f"skipped {key}: {result}")
             else:
@@ -310,11 +356,26 @@ def extract_features(inputs: Sequence[str | os.PathLike], model, out_dir: str | 
                 save_safetensors_atomic(result, out / f"{key}.safetensors", metadata=meta)
                 summary.done.append(key)
                 summary.frames += info["sampled_frames"]
+                rec.update(status="done", shape={k: list(v.shape) for k, v in result.items()})
+            records.append(rec)
+            if manifest is not None:
+                vdist.append_jsonl(manifest, rec)
             bar.update(1)
             bar.set_postfix(frames=summary.frames, failed=len(summary.failed))
     finally:
         bar.close()
         summary.seconds = time.perf_counter() - t0
+    if world > 1:  # the whole run's summary on every rank (also the barrier before the merge)
+        parts = vdist.all_gather_object(summary)
+        summary = Summary(sum((p.done for p in parts), []), summary.skipped, sum((p.failed for p in parts), []),
+                          sum(p.frames for p in parts), max(p.seconds for p in parts))
+    if rank != 0:
+        return summary
+    shards = sorted(out.glob("manifest.rank*.jsonl"))  # this run's and those of runs whose ranks died
+    vdist.merge_manifests([out / "manifest.jsonl", *shards], out / "manifest.jsonl",
+                          extra=[r for r in records if r["status"] == "skipped"] if world > 1 else records)
+    for p in shards:
+        p.unlink()
     failed_list = out / "failed.txt"  # this run's failures only: a stale list would mislead
     if summary.failed:
         from videossl.utils import atomic_write_text
@@ -359,16 +420,21 @@ def run(args) -> int:
 
     if args.size and len(args.size) > 2:
         raise InputError(None, f"--size takes one or two numbers, got {len(args.size)}")
-    dev = resolve_device(args.device)
+    rank, world, dev = vdist.setup_distributed(resolve_device(args.device))  # torchrun: cuda:LOCAL_RANK / gloo
     from videossl.models import create_model
 
     model = create_model(args.model, pretrained=args.pretrained, device=str(dev))
-    s = extract_features(args.inputs, model, args.out, batch_size=args.batch_size, num_frames=args.num_frames,
-                         fps=args.fps, dense=args.dense, clip_len=args.clip_len, size=args.size,
-                         dtype=args.dtype, device=dev, num_threads=args.workers,
-                         progress=not args.no_progress)
+    try:
+        s = extract_features(args.inputs, model, args.out, batch_size=args.batch_size, num_frames=args.num_frames,
+                             fps=args.fps, dense=args.dense, clip_len=args.clip_len, size=args.size,
+                             dtype=args.dtype, device=dev, num_threads=args.workers,
+                             progress=not args.no_progress)
+    finally:
+        vdist.cleanup()
+    if rank != 0:
+        return 1 if s.failed else 0
     rate = s.frames / s.seconds if s.seconds > 0 else 0.0
-    print(f"extracted {len(s.done)} videos ({s.frames} frames, {rate:.1f} frames/s), "
+    print(f"extracted {len(s.done)} videos ({s.frames} frames, {rate:.1f} frames/s, {world} process(es)), "
           f"skipped {len(s.skipped)} already done, {len(s.failed)} failed -> {args.out}")
     for path, msg in s.failed:
         print(f"  failed: {msg}", file=sys.stderr)

@@ -31,6 +31,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from videossl.dist import setup_distributed  # shared with extract and unitrack eval
 from videossl.objectives import ViewOutputs, build_objective, get_objective_class
 from videossl.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, trainable_state
 from videossl.train.data import MultiViewClips, ResumableBatchSampler, collate_views, list_videos
@@ -73,19 +74,6 @@ class TrainConfig:
     resume: bool = False
     stop_after: int | None = None    # stop (as if killed) after this step; the schedule still spans `steps`
     objective_kwargs: dict = field(default_factory=dict)
-
-
-def setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
-    """``(rank, world_size, device)``: from torchrun's environment, else a single process."""
-    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-        return 0, 1, device
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    rank, world = dist.get_rank(), dist.get_world_size()
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        torch.cuda.set_device(device)
-    return rank, world, device
 
 
 class MultiViewEncoder(nn.Module):
