@@ -9,6 +9,7 @@ COMMANDS: dict[str, str] = {
     "data": "unitrack.data.cli",
     "eval": "unitrack.eval",
     "metrics": "unitrack.metrics.cli",
+    "track": "unitrack.track",
 }
 
 
