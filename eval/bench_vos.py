@@ -170,8 +170,8 @@ def write_md(path: Path, res: dict, machine: str, args) -> None:
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [f"# VOS label propagation: speed, memory, J&F", "",
              f"Machine: {machine}; torch threads {args.threads}; shared with other jobs (timings are medians, "
-             f"ratios measured interleaved in one process). {date}. `python eval/bench_vos.py"
-             + (f" --jf {args.jf}" if args.jf else "") + "`.", "",
+             f"ratios measured interleaved in one process). {date}. `python eval/bench_vos.py "
+             + " ".join(sys.argv[1:]) + "`.", "",
              "Features 60×107×256 (480p at stride 8), random, L2-normalised; radius 12, top-k 10, τ 0.05.", "",
              "## Ours vs UniTrack's dense-then-mask propagation (same features, same labels)", "",
              "First frame (no radius) + the N most recent frames (radius 12). UniTrack's setting is N = 5.", "",
