@@ -16,6 +16,10 @@ Adding a task (vos, pose, sot) = one entry in ``TASKS`` and a module with those 
 come from ``unitrack.metrics.<task>.evaluate`` and the file/table from ``unitrack.metrics.report``.
 A bad sequence (``InputError``) is reported in one line and skipped; the others still run and
 their predictions stay written; the exit status is then 2.
+
+Under ``torchrun`` the sequences are sharded over the ranks (``seqs[rank::world]``), each rank writes
+its predictions and ``<task>_timings.rank<R>.json``; after a barrier rank 0 alone scores the union of
+the predictions and writes ``metrics.json`` (the same figures as one process); other ranks return ``{}``.
 """
 
 from __future__ import annotations
@@ -86,6 +90,7 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
                   device: str = "auto", render: bool = False, sequences: list[str] | None = None,
                   options: dict | None = None, progress: bool = True) -> dict:
     """Run (or resume) one task and write ``RUN/metrics.json``; return the metrics dict."""
+    from videossl import dist as vdist
     from videossl.utils import machine_info, resolve_device
 
     mod = task_module(task)
@@ -98,7 +103,8 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
         if not root.is_dir():
             raise InputError(root, "no such dataset directory")
         dataset = root.name
-    dev = str(resolve_device(device))
+    rank, world, dev = vdist.setup_distributed(resolve_device(device))  # torchrun: cuda:LOCAL_RANK / gloo
+    dev = str(dev)
     run = Path(out)
     task_dir = run / task
     task_dir.mkdir(parents=True, exist_ok=True)
@@ -106,13 +112,16 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
     if not seqs:
         raise InputError(root, f"no {task} sequences found (see the layout in CONTRACT.md)")
     loader = _LazyModel(model, dev)
-    timing_path = run / f"{task}_timings.json"
-    timings = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    main_timing = run / f"{task}_timings.json"
+    timing_path = main_timing if world == 1 else run / f"{task}_timings.rank{rank}.json"
+    timings = {}
+    for p in [main_timing, *sorted(run.glob(f"{task}_timings.rank*.json"))]:  # rank files of a killed run
+        timings.update(json.loads(p.read_text()) if p.exists() else {})
     failures: list[str] = []
 
     from tqdm import tqdm
 
-    bar = tqdm(seqs, desc=f"{task}", unit="seq", disable=not progress, file=sys.stderr)
+    bar = tqdm(seqs[rank::world], desc=f"{task}", unit="seq", disable=not progress or rank != 0, file=sys.stderr)
     for seq in bar:
         bar.set_postfix_str(seq)
         pred = mod.prediction_path(task_dir, seq)
@@ -135,6 +144,17 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
 
         atomic_write_json(timing_path, timings)
 
+    if world > 1:  # every rank's failures (also the barrier: all predictions are written)
+        failures = sum(vdist.all_gather_object(failures), [])
+        if rank != 0:
+            return {}
+        from videossl.utils import atomic_write_json
+
+        for p in sorted(run.glob(f"{task}_timings.rank*.json")):
+            timings.update(json.loads(p.read_text()))
+        atomic_write_json(main_timing, timings)
+        for p in run.glob(f"{task}_timings.rank*.json"):
+            p.unlink()
     done = [s for s in seqs if mod.prediction_path(task_dir, s).exists()]
     from unitrack.metrics import evaluate as evaluate_metrics
 
@@ -183,5 +203,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    evaluate_task(args.task, args.data, args.model, args.out, args.device, args.render, args.sequences)
+    from videossl import dist as vdist
+
+    try:
+        evaluate_task(args.task, args.data, args.model, args.out, args.device, args.render, args.sequences)
+    finally:
+        vdist.cleanup()
     return 0
