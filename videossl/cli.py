@@ -10,6 +10,9 @@ COMMANDS: dict[str, str] = {
     "train": "videossl.train.cli",
     "concepts": "videossl.concepts.generate",
     "metrics": "videossl.metrics.cli",
+    "zeroshot": "videossl.zeroshot",
+    "eval": "videossl.actions.cli",
+    "linear-probe": "videossl.linear_probe",
 }
 
 
