@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from unitrack.heads.propagation import encode, frame_batches
+from unitrack.heads.propagation import frame_batches
 from unitrack.heads.vos import is_baseline
 from videossl.errors import InputError
 
