@@ -210,7 +210,7 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
     if need[1] is None:
         raise InputError(None, f"--task {task} needs --{need[0]}")
     options = dict(options or {})
-    class_id = None  # mots: the class written back
+    class_id, targets = None, None  # mots: the class written back; mot/mots: detections per cut frame
     clip = open_clip(video, int(start), end)
     total = len(clip.reader)
     # -- validate the target before any work ------------------------------------------------------
@@ -225,12 +225,12 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
     elif task == "pose":
         clip.joints, clip.mat_path = read_joints_json(joints, clip)[None], Path(joints)
     elif task == "mot":
-        dets = read_box_detections(detections, clip, total)
+        targets = read_box_detections(detections, clip, total)
     else:
-        objs, class_id = read_mask_detections(detections, clip, total)
+        targets, class_id = read_mask_detections(detections, clip, total)
 
     dev = str(resolve_device(device))
-    net = _LazyModel(model, dev)
+    net = _LazyModel(model, dev)()  # the loader `unitrack eval` uses; missing weights fail before any output
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     mp4 = out / f"{clip.name}.mp4"
@@ -241,83 +241,87 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
     bar = tqdm(total=len(clip), desc=f"track {task}", unit="frame", disable=not progress, file=sys.stderr)
     done: dict[int, object] = {}  # cut frame -> prediction, kept for a partial write on failure
 
-    def emit(t, rgb, drawn):
-        done[t] = drawn[0]
+    def emit(t, rgb, prediction, draw):
+        done[t] = prediction
         if writer is not None:
-            rgb = rgb if rgb is not None else clip.load_frames([t])[0]
-            writer.write(drawn[1](rgb))
+            writer.write(draw(rgb if rgb is not None else clip.load_frames([t])[0]))
         bar.update(1)
 
-    import torch
-
-    ok = False
     try:
-        with torch.no_grad():
-            if task == "sot":
-                from unitrack.heads.sot import DCFConfig, track_sequence
-
-                track_sequence(clip, net(), dev, _config(DCFConfig, options),
-                               on_frame=lambda t, rgb, bx: emit(t, rgb, (bx.copy(), lambda f: viz.draw_track_box(f, bx))))
-            elif task == "pose":
-                from unitrack.heads.pose import propagate_joints
-                from unitrack.heads.propagation import PropagationConfig
-
-                J = clip.joints.shape[1]
-                edges = None if J == 15 else []  # JHMDB's skeleton only for its 15 joints
-
-                propagate_joints(clip, net(), dev, _config(PropagationConfig, options), on_frame=lambda t, rgb, jt: emit(
-                    t, rgb, (jt.copy(), lambda f: viz.draw_pose(f, jt, edges))))
-            elif task == "vos":
-                from unitrack.data.writers import write_davis_png
-                from unitrack.heads.propagation import PropagationConfig
-                from unitrack.heads.vos import segment_sequence
-
-                pred.mkdir(parents=True, exist_ok=True)
-                for t, m in segment_sequence(clip, net(), dev, _config(PropagationConfig, options), on_frame=lambda t, rgb, m, ids: emit(
-                        t, rgb, (None, lambda f: viz.draw_label_map(f, m, ids)))):
-                    write_davis_png(pred / f"{clip.frames[t].stem}.png", m)  # per frame: kept on failure
-            else:
-                from unitrack.heads.association.tracker import TrackerConfig
-                from unitrack.heads.embed import Embedder
-
-                base = TrackerConfig(frame_rate=clip.fps) if task == "mot" else \
-                    TrackerConfig(frame_rate=clip.fps, min_box_area=0, max_aspect=None)
-                cfg = base.replace(**options)
-                emb = Embedder(net(), dev) if cfg.use_appearance else None
-                from unitrack.heads.mot import SequenceFrames
-
-                frames = SequenceFrames(clip)
-                if task == "mot":
-                    from unitrack.heads.mot import track_boxes
-
-                    def on_frame(t, rgb, tracks):
-                        items = [(tr.tlwh.copy(), tr.track_id, tr.score) for tr in tracks]
-                        emit(t, rgb, (items, lambda f: viz.draw_boxes(f, [b for b, _, _ in items], [i for _, i, _ in items])))
-
-                    rows = track_boxes(frames, dets, emb, cfg, on_frame=on_frame)
-                else:
-                    from pycocotools import mask as mask_utils
-
-                    from unitrack.heads.mots import _rle, track_masks
-
-                    def on_frame(t, rgb, tracks):
-                        items = [(_rle(tr.mask), tr.track_id) for tr in tracks]
-                        emit(t, rgb, (items, lambda f: viz.draw_masks(f, [mask_utils.decode(r) for r, _ in items],
-                                                                     [i for _, i in items])))
-
-                    rows = track_masks(frames, objs, emb, cfg, on_frame=on_frame)
-                done = {"rows": rows}
-        ok = True
+        rows = _run_head(task, clip, net, dev, options, emit, pred, targets)
+        if rows is not None:  # mot/mots: the head's own rows (output filter applied) replace the per-frame ones
+            done = {"rows": rows}
     finally:
         bar.close()
         if writer is not None:
             writer.close(keep=bool(done))  # frames already drawn are kept even when a later one failed
-        _write_predictions(task, pred, clip, done, ok, class_id)
+        _write_predictions(task, pred, clip, done, class_id)
     return {"task": task, "frames": len(clip), "predictions": str(pred), "video": str(mp4) if render else None,
             "device": dev}
 
 
-def _write_predictions(task: str, pred: Path, clip: UserClip, done: dict, complete: bool, class_id) -> None:
+def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, pred: Path, targets):
+    """Call the task's head (the same functions ``unitrack eval`` runs) with ``emit(t, rgb, prediction, draw)``
+    per frame; return the head's rows for mot/mots, else None (predictions are in ``emit``'s record)."""
+    import torch
+
+    from unitrack import viz
+    from unitrack.heads.propagation import PropagationConfig
+
+    with torch.no_grad():
+        if task == "sot":
+            from unitrack.heads.sot import DCFConfig, track_sequence
+
+            track_sequence(clip, model, dev, _config(DCFConfig, options),
+                           on_frame=lambda t, rgb, b: emit(t, rgb, b.copy(), lambda f: viz.draw_track_box(f, b)))
+        elif task == "pose":
+            from unitrack.heads.pose import propagate_joints
+
+            edges = None if clip.joints.shape[1] == 15 else []  # JHMDB's skeleton only for its 15 joints
+            propagate_joints(clip, model, dev, _config(PropagationConfig, options),
+                             on_frame=lambda t, rgb, j: emit(t, rgb, j.copy(), lambda f: viz.draw_pose(f, j, edges)))
+        elif task == "vos":
+            from unitrack.data.writers import write_davis_png
+            from unitrack.heads.vos import segment_sequence
+
+            pred.mkdir(parents=True, exist_ok=True)
+
+            def on_frame(t, rgb, m, ids):
+                emit(t, rgb, None, lambda f: viz.draw_label_map(f, m, ids))
+
+            for t, m in segment_sequence(clip, model, dev, _config(PropagationConfig, options), on_frame=on_frame):
+                write_davis_png(pred / f"{clip.frames[t].stem}.png", m)  # per frame: kept on failure
+        else:
+            from unitrack.heads.association.tracker import TrackerConfig
+            from unitrack.heads.embed import Embedder
+            from unitrack.heads.mot import SequenceFrames
+
+            base = TrackerConfig(frame_rate=clip.fps) if task == "mot" else \
+                TrackerConfig(frame_rate=clip.fps, min_box_area=0, max_aspect=None)  # as the mots head
+            cfg = base.replace(**options)
+            emb = Embedder(model, dev) if cfg.use_appearance else None
+            if task == "mot":
+                from unitrack.heads.mot import track_boxes
+
+                def on_frame(t, rgb, tracks):
+                    items = [(tr.tlwh.copy(), tr.track_id, tr.score) for tr in tracks]
+                    emit(t, rgb, items, lambda f: viz.draw_boxes(f, [b for b, _, _ in items], [i for _, i, _ in items]))
+
+                return track_boxes(SequenceFrames(clip), targets, emb, cfg, on_frame=on_frame)
+            from pycocotools import mask as mask_utils
+
+            from unitrack.heads.mots import _rle, track_masks
+
+            def on_frame(t, rgb, tracks):
+                items = [(_rle(tr.mask), tr.track_id) for tr in tracks]
+                emit(t, rgb, items, lambda f: viz.draw_masks(f, [mask_utils.decode(r) for r, _ in items],
+                                                            [i for _, i in items]))
+
+            return track_masks(SequenceFrames(clip), targets, emb, cfg, on_frame=on_frame)
+    return None
+
+
+def _write_predictions(task: str, pred: Path, clip: UserClip, done: dict, class_id) -> None:
     """Write what ``done`` holds (all frames, or those processed before a failure) in the task's format."""
     from unitrack.data import writers
 
