@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -337,7 +338,7 @@ def frame_batches(seq, batch_size: int = 8, start: int = 0):
         from videossl.io import open_video
 
         reader = open_video(seq.frame_dir)
-        names = [p.name for p in getattr(reader, "files", [])] or None
+        names = [Path(p).name for p in getattr(reader, "files", [])] or None  # files are str paths
         if len(reader) != n or (names is not None and names != [p.name for p in seq.frames]):
             reader = None
     except Exception:  # any reader trouble: fall back to reading the listed paths
