@@ -43,7 +43,7 @@ def register(subparsers) -> None:
 
 
 def _kinetics_csv(root: Path) -> Path:
-    csvs = sorted(root.rglob("*.csv"))
+    csvs = sorted(root.rglob("*.csv"), key=lambda p: ("600" not in str(p), str(p)))  # K600 files first
     for word in ("test", "val"):
         hits = [p for p in csvs if word in p.stem.lower()]
         if hits:
