@@ -67,14 +67,14 @@ class SequenceJob:
 class _LazyModel:
     """Builds the model once, on first use (a fully resumed run never loads weights)."""
 
-    def __init__(self, name: str, device: str):
-        self.name, self.device, self._model = name, device, None
+    def __init__(self, name: str, device: str, pretrained: str | None = "default"):
+        self.name, self.device, self.pretrained, self._model = name, device, pretrained, None
 
     def __call__(self):
         if self._model is None:
             from videossl.models import create_model
 
-            self._model = create_model(self.name, device=self.device)
+            self._model = create_model(self.name, pretrained=self.pretrained, device=self.device)
             self._model.eval()
         return self._model
 
@@ -88,8 +88,11 @@ def task_module(task: str):
 
 def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAULT_MODEL, out: str | Path = "runs/eval",
                   device: str = "auto", render: bool = False, sequences: list[str] | None = None,
-                  options: dict | None = None, progress: bool = True) -> dict:
-    """Run (or resume) one task and write ``RUN/metrics.json``; return the metrics dict."""
+                  options: dict | None = None, progress: bool = True, pretrained: str | None = "default") -> dict:
+    """Run (or resume) one task and write ``RUN/metrics.json``; return the metrics dict.
+
+    ``pretrained`` goes to ``create_model``: ``"default"`` is the model's own weights (the shipped checkpoint for
+    videossl-tiny), else a tag (``imagenet``, ``openai``), a Hugging Face id or a local path."""
     from videossl import dist as vdist
     from videossl.utils import machine_info, resolve_device
 
@@ -111,7 +114,7 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
     seqs = list(sequences) if sequences else list(mod.sequences(root))
     if not seqs:
         raise InputError(root, f"no {task} sequences found (see the layout in CONTRACT.md)")
-    loader = _LazyModel(model, dev)
+    loader = _LazyModel(model, dev, pretrained)
     main_timing = run / f"{task}_timings.json"
     timing_path = main_timing if world == 1 else run / f"{task}_timings.rank{rank}.json"
     timings = {}
@@ -199,6 +202,9 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--render", action="store_true", help="also draw the results into RUN/render/<task>/<seq>.mp4")
     p.add_argument("--sequences", nargs="*", default=None, help="only these sequences")
+    p.add_argument("--pretrained", default="default",
+                   help="weights for --model: a tag (imagenet, openai), a Hugging Face id or a local checkpoint; "
+                        "default: the model's own (the shipped checkpoint for videossl-tiny)")
     p.set_defaults(func=run)
 
 
@@ -206,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
     from videossl import dist as vdist
 
     try:
-        evaluate_task(args.task, args.data, args.model, args.out, args.device, args.render, args.sequences)
+        evaluate_task(args.task, args.data, args.model, args.out, args.device, args.render, args.sequences,
+                      pretrained=args.pretrained)
     finally:
         vdist.cleanup()
     return 0
