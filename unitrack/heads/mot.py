@@ -54,6 +54,23 @@ def clean_detections(dets: dict[int, np.ndarray], num_frames: int, image_hw: tup
     return out, notes
 
 
+
+def reader_batches(reader, batch_size: int, decode: bool) -> Iterable:
+    """``(indices, frames)`` over the whole reader in batches of ``batch_size`` frames.
+
+    With ``decode`` the frames are decoded ahead on worker threads (``videossl.io.prefetch``); without it
+    (motion-only tracking, nothing to draw) no pixel is read and ``frames`` is ``None``. Shared by MOT and MOTS.
+    """
+    n = len(reader)
+    batches = [list(range(s, min(s + batch_size, n))) for s in range(0, n, batch_size)]
+    if decode:
+        from videossl.io.prefetch import prefetch
+
+        yield from prefetch(reader, batches)
+    else:
+        for b in batches:
+            yield b, None
+
 def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, config: TrackerConfig | None = None,
                 batch_size: int = 8, timings: dict | None = None, on_frame=None) -> list[tuple]:
     """Track one sequence. ``reader``: ``get_batch(indices)`` (0-based) -> ``uint8 [N, H, W, 3]``;
@@ -72,20 +89,10 @@ def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, 
     image_hw = (reader.height, reader.width)
     use_model = embedder is not None and cfg.use_appearance
     need_frames = use_model or on_frame is not None
-    batches = [list(range(s, min(s + batch_size, n))) for s in range(0, n, batch_size)]
     rows: list[tuple] = []
 
-    def frames_iter() -> Iterable:
-        if need_frames:
-            from videossl.io.prefetch import prefetch
-
-            yield from prefetch(reader, batches)
-        else:
-            for b in batches:
-                yield b, None
-
     t0 = time.perf_counter()
-    for indices, frames in frames_iter():
+    for indices, frames in reader_batches(reader, batch_size, decode=need_frames):
         t1 = time.perf_counter()
         t["decode"] += t1 - t0
         boxes = [dets.get(i, np.zeros((0, 5))) for i in indices]

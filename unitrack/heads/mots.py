@@ -18,6 +18,7 @@ import numpy as np
 
 from unitrack.heads.association.tracker import AssociationTracker, Detections, TrackerConfig
 from unitrack.heads.embed import Embedder
+from unitrack.heads.mot import reader_batches
 
 PEDESTRIAN = 2  # MOTS20 class id of the evaluated class
 
@@ -62,20 +63,10 @@ def track_masks(reader, objs: dict[int, list[tuple[float, dict]]], embedder: Emb
     n = len(reader)
     image_hw = (reader.height, reader.width)
     use_model = embedder is not None and cfg.use_appearance
-    batches = [list(range(s, min(s + batch_size, n))) for s in range(0, n, batch_size)]
     rows: list[tuple] = []
 
-    def frames_iter():
-        if use_model or on_frame is not None:
-            from videossl.io.prefetch import prefetch
-
-            yield from prefetch(reader, batches)
-        else:
-            for b in batches:
-                yield b, None
-
     t0 = time.perf_counter()
-    for indices, frames in frames_iter():
+    for indices, frames in reader_batches(reader, batch_size, decode=use_model or on_frame is not None):
         t1 = time.perf_counter()
         t["decode"] += t1 - t0
         per_frame = [objs.get(i, []) for i in indices]
