@@ -160,3 +160,20 @@ def test_frames_done_before_a_bad_frame_are_kept(tmp_path):
                        progress=False)
     assert len(np.loadtxt(tmp_path / "out" / "square.txt", delimiter=",", ndmin=2)) == 8
     check_mp4(tmp_path / "out" / "square.mp4", 8, (96, 128))
+
+
+def test_track_cli_opt(tmp_path, capsys):
+    """``--opt`` reaches the head (the copy-first baseline repeats the box); a bad value is one line, no output."""
+    from unitrack.cli import main
+
+    clip = moving_square(tmp_path / "square", n=6)
+    args = ["track", "--task", "sot", str(clip), "--box", "10,40,16,16", "--model", MODEL, "--no-render",
+            "--opt", "crop_size=136"]
+    assert main([*args, "--out", str(tmp_path / "out"), "--opt", "baseline=copy-first"]) == 0
+    boxes = np.loadtxt(tmp_path / "out" / "square.txt", delimiter=",")
+    assert boxes.shape == (6, 4) and (boxes == [11, 41, 16, 16]).all()  # OTB is 1-based
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "bad"), "--opt", "padding=wide"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "padding" in err[0] and "sot" in err[0]
+    assert not (tmp_path / "bad").exists()

@@ -92,11 +92,15 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
     """Run (or resume) one task and write ``RUN/metrics.json``; return the metrics dict.
 
     ``pretrained`` goes to ``create_model``: ``"default"`` is the model's own weights (the shipped checkpoint for
-    videossl-tiny), else a tag (``imagenet``, ``openai``), a Hugging Face id or a local path."""
+    videossl-tiny), else a tag (``imagenet``, ``openai``), a Hugging Face id or a local path. ``options``: the
+    head's settings as a flat dict (``unitrack.heads.options``; strings are parsed, an unknown key fails here,
+    before any work); they are recorded in ``metrics.json`` under ``"options"``."""
+    from unitrack.heads.options import normalize_options
     from videossl import dist as vdist
     from videossl.utils import machine_info, resolve_device
 
     mod = task_module(task)
+    options = normalize_options(task, options)
     if data is None:
         from unitrack.data.synth import ensure_benchmark
 
@@ -168,6 +172,7 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
 
     metrics = report.build_record(task, result, model=model, dataset=dataset,
                                   fps=frames / secs if secs > 0 else None, machine=machine_info())
+    metrics["options"] = options  # the head settings changed from their defaults (--opt)
     split: dict[str, float] = {}
     for s in done:
         for k, v in timings.get(s, {}).items():
@@ -205,15 +210,27 @@ def register(subparsers) -> None:
     p.add_argument("--pretrained", default="default",
                    help="weights for --model: a tag (imagenet, openai), a Hugging Face id or a local checkpoint; "
                         "default: the model's own (the shipped checkpoint for videossl-tiny)")
+    add_opt_argument(p)
     p.set_defaults(func=run)
 
 
+def add_opt_argument(p: argparse.ArgumentParser) -> None:
+    """``--opt KEY=VALUE`` (repeatable), shared by ``unitrack eval`` and ``unitrack track``."""
+    from unitrack.heads.options import WHERE
+
+    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="a head setting, repeatable (e.g. --opt use_appearance=false --opt topk=5); keys are the "
+                        f"fields of the task's config ({WHERE}); an unknown key lists the valid ones")
+
+
 def run(args: argparse.Namespace) -> int:
+    from unitrack.heads.options import parse_opt_args
     from videossl import dist as vdist
 
+    options = parse_opt_args(args.opt)
     try:
         evaluate_task(args.task, args.data, args.model, args.out, args.device, args.render, args.sequences,
-                      pretrained=args.pretrained)
+                      options=options, pretrained=args.pretrained)
     finally:
         vdist.cleanup()
     return 0

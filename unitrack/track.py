@@ -184,10 +184,6 @@ def read_mask_detections(path, clip: UserClip, total: int) -> tuple[dict[int, li
     return objs, int(classes[0]) if len(classes) == 1 else PEDESTRIAN
 
 
-def _config(cls, options: dict):
-    return cls(**{k: v for k, v in options.items() if k in cls.__dataclass_fields__})
-
-
 def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=None, detections=None,
           model: str = DEFAULT_MODEL, device: str = "auto", start: int = 0, end: int | None = None,
           render: bool = True, progress: bool = True, options: dict | None = None) -> dict:
@@ -195,12 +191,14 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
 
     ``box``: ``"x,y,w,h"`` or 4 numbers (0-based pixels of the first frame of the cut); ``mask``: indexed
     PNG path; ``joints``: JSON path; ``detections``: MOTChallenge txt (mot) or MOTS20 txt (mots).
-    ``options`` go to the head's config (``DCFConfig``, ``PropagationConfig``, ``TrackerConfig`` fields).
+    ``options`` go to the head's config (``DCFConfig``, ``PropagationConfig``, ``TrackerConfig`` fields, flat;
+    strings are parsed; see ``unitrack.heads.options``); an unknown key fails before any work.
     Returns ``{"task", "frames", "predictions", "video", "device"}`` (paths as strings).
     """
     from tqdm import tqdm
 
     from unitrack.eval import _LazyModel
+    from unitrack.heads.options import normalize_options
     from videossl.utils import resolve_device
 
     if task not in TASKS:
@@ -209,7 +207,7 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
             "mot": ("detections", detections), "mots": ("detections", detections)}[task]
     if need[1] is None:
         raise InputError(None, f"--task {task} needs --{need[0]}")
-    options = dict(options or {})
+    options = normalize_options(task, options)
     class_id, targets = None, None  # mots: the class written back; mot/mots: detections per cut frame
     clip = open_clip(video, int(start), end)
     total = len(clip.reader)
@@ -266,19 +264,21 @@ def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, p
     import torch
 
     from unitrack import viz
+    from unitrack.heads.options import BASELINE, config_from_options
     from unitrack.heads.propagation import PropagationConfig
 
+    baseline = options.get("baseline") == BASELINE
     with torch.no_grad():
         if task == "sot":
             from unitrack.heads.sot import DCFConfig, track_sequence
 
-            track_sequence(clip, model, dev, _config(DCFConfig, options),
+            track_sequence(clip, model, dev, config_from_options(DCFConfig, options, task), baseline,
                            on_frame=lambda t, rgb, b: emit(t, rgb, b.copy(), lambda f: viz.draw_track_box(f, b)))
         elif task == "pose":
             from unitrack.heads.pose import propagate_joints
 
             edges = None if clip.joints.shape[1] == 15 else []  # JHMDB's skeleton only for its 15 joints
-            propagate_joints(clip, model, dev, _config(PropagationConfig, options),
+            propagate_joints(clip, model, dev, config_from_options(PropagationConfig, options, task), baseline,
                              on_frame=lambda t, rgb, j: emit(t, rgb, j.copy(), lambda f: viz.draw_pose(f, j, edges)))
         elif task == "vos":
             from unitrack.data.writers import write_davis_png
@@ -289,7 +289,8 @@ def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, p
             def on_frame(t, rgb, m, ids):
                 emit(t, rgb, None, lambda f: viz.draw_label_map(f, m, ids))
 
-            for t, m in segment_sequence(clip, model, dev, _config(PropagationConfig, options), on_frame=on_frame):
+            cfg = config_from_options(PropagationConfig, options, task)
+            for t, m in segment_sequence(clip, model, dev, cfg, baseline, on_frame=on_frame):
                 write_davis_png(pred / f"{clip.frames[t].stem}.png", m)  # per frame: kept on failure
         else:
             from unitrack.heads.association.tracker import TrackerConfig
@@ -298,7 +299,7 @@ def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, p
 
             base = TrackerConfig(frame_rate=clip.fps) if task == "mot" else \
                 TrackerConfig(frame_rate=clip.fps, min_box_area=0, max_aspect=None)  # as the mots head
-            cfg = base.replace(**options)
+            cfg = config_from_options(TrackerConfig, options, task, base=base)
             emb = Embedder(model, dev) if cfg.use_appearance else None
             if task == "mot":
                 from unitrack.heads.mot import track_boxes
@@ -365,13 +366,18 @@ def register(subparsers) -> None:
     p.add_argument("--start", type=int, default=0, help="first frame (0-based) of the cut")
     p.add_argument("--end", type=int, default=None, help="end of the cut (exclusive; default: the last frame)")
     p.add_argument("--no-render", dest="render", action="store_false", help="predictions only, no mp4")
+    from unitrack.eval import add_opt_argument
+
+    add_opt_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from unitrack.heads.options import parse_opt_args
+
     res = track(args.task, args.video, args.out, box=args.box, mask=args.mask, joints=args.joints,
                 detections=args.detections, model=args.model, device=args.device, start=args.start, end=args.end,
-                render=args.render)
+                render=args.render, options=parse_opt_args(args.opt))
     print(f"{res['task']}: {res['frames']} frames on {res['device']} -> {res['predictions']}"
           + (f", {res['video']}" if res["video"] else ""))
     return 0

@@ -197,7 +197,9 @@ def run_sequence(job) -> dict:
     reader, dets, notes = load_sequence(job.root, job.seq)
     for note in notes:
         print(f"warning: {note}", file=sys.stderr)
-    cfg = default_config(job.root, reader.fps).replace(**job.options.get("tracker", {}))
+    from unitrack.heads.options import config_from_options  # flat, typed, checked (--opt)
+
+    cfg = config_from_options(TrackerConfig, job.options, "mot", base=default_config(job.root, reader.fps))
     embedder = Embedder(job.model, job.device) if cfg.use_appearance else None
     timings: dict = {}
     if job.render is not None:

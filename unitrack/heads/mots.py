@@ -146,7 +146,10 @@ def run_sequence(job) -> dict:
     reader, objs, note = load_sequence(job.root, job.seq)
     if note:
         print(f"note: {note}", file=sys.stderr)
-    cfg = TrackerConfig(frame_rate=reader.fps, min_box_area=0, max_aspect=None).replace(**job.options.get("tracker", {}))
+    from unitrack.heads.options import config_from_options  # flat, typed, checked (--opt)
+
+    cfg = config_from_options(TrackerConfig, job.options, "mots",
+                              base=TrackerConfig(frame_rate=reader.fps, min_box_area=0, max_aspect=None))
     embedder = Embedder(job.model, job.device) if cfg.use_appearance else None
     timings: dict = {}
     if job.render is not None:

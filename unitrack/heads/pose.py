@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from unitrack.heads.propagation import LabelPropagator, PropagationConfig, encode, frame_batches
-from unitrack.heads.vos import BASELINE, is_baseline
+from unitrack.heads.options import BASELINE, copy_first, head_run
 from videossl.errors import InputError
 
 INPUT_SIZE = (320, 320)
@@ -38,6 +38,18 @@ def sequences(root: Path) -> list[str]:
 
 def prediction_path(task_dir: Path, seq: str) -> Path:
     return Path(task_dir) / f"{Path(seq).name}.json"  # the contract's flat RUN/pose/<video>.json
+
+
+def run_sequence(job) -> dict:
+    """The ``unitrack.eval`` entry: write ``RUN/pose/<video>.json`` (atomically)."""
+    from unitrack.data import jhmdb
+    from unitrack.data.writers import write_pose_json
+
+    seq = jhmdb.load_sequence(job.root, job.seq)
+    with head_run(job, PropagationConfig, "pose", seq, lambda viz, t, rgb, j: viz.draw_pose(rgb, j)) as r:
+        joints = propagate_joints(seq, r.model, job.device, r.cfg, r.baseline, timings=r.timings, on_frame=r.on_frame)
+    write_pose_json(job.out, joints)
+    return r.result(len(joints))
 
 
 def joint_heatmaps(joints_feat: np.ndarray, feat_hw: tuple[int, int]) -> torch.Tensor:
@@ -89,11 +101,7 @@ def propagate_joints(seq, model, device, config: PropagationConfig | None = None
     first = np.asarray(seq.joints[0], np.float64)
     T = len(seq.frames)
     if baseline:
-        out = np.repeat(first[None], T, 0)
-        if on_frame is not None:
-            for t in range(T):
-                on_frame(t, None, out[t])
-        return out
+        return copy_first(first, T, on_frame)
     if not np.isfinite(first).any():
         raise InputError(seq.mat_path, "first frame has no finite joint to propagate")
     prop = LabelPropagator(config or PropagationConfig())
@@ -128,38 +136,6 @@ def propagate_joints(seq, model, device, config: PropagationConfig | None = None
         t0 = time.perf_counter()
         t_["propagation"] += t0 - t2
     return out
-
-
-def run_sequence(job) -> dict:
-    """The ``unitrack.eval`` entry: write ``RUN/pose/<video>.json`` (atomically)."""
-    from unitrack.data import jhmdb
-    from unitrack.data.writers import write_pose_json
-
-    seq = jhmdb.load_sequence(job.root, job.seq)
-    baseline = is_baseline(job)
-    cfg = PropagationConfig(**{k: v for k, v in job.options.items() if k in PropagationConfig.__dataclass_fields__})
-    timings: dict = {}
-    writer, on_frame = None, None
-    if job.render is not None:
-        from unitrack import viz
-
-        writer = viz.Mp4Writer(job.render, 25.0)
-
-        def on_frame(t, rgb, joints):
-            rgb = rgb if rgb is not None else seq.load_frames([t])[0]
-            writer.write(viz.draw_pose(rgb, joints))
-
-    try:
-        joints = propagate_joints(seq, None if baseline else job.model, job.device, cfg, baseline,
-                                  timings=timings, on_frame=on_frame)
-    except BaseException:
-        if writer is not None:
-            writer.close(keep=False)
-        raise
-    if writer is not None:
-        writer.close()
-    write_pose_json(job.out, joints)
-    return {"frames": len(joints), **timings}
 
 
 __all__ = ["BASELINE", "joint_heatmaps", "decode_joints", "propagate_joints", "run_sequence"]

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from unitrack.heads.propagation import frame_batches
-from unitrack.heads.vos import is_baseline
+from unitrack.heads.options import copy_first, head_run
 from videossl.errors import InputError
 
 
@@ -180,11 +180,7 @@ def track_sequence(seq, model, device, config: DCFConfig | None = None, baseline
     if not (np.isfinite(init).all() and init[2] > 0 and init[3] > 0):
         raise InputError(seq.gt_path, f"first box {init.tolist()} has no positive size: nothing to track")
     if baseline:
-        out = np.repeat(init[None], T, 0)
-        if on_frame is not None:
-            for t in range(T):
-                on_frame(t, None, out[t])
-        return out
+        return copy_first(init, T, on_frame)
     from videossl.io.transforms import to_tensor_normalized
 
     tracker = DCFTracker(lambda x: model.encode_frames(x).float(), config)
@@ -213,27 +209,11 @@ def run_sequence(job) -> dict:
     from unitrack.data.writers import write_otb
 
     seq = otb.load_sequence(job.root, job.seq)
-    baseline = is_baseline(job)
-    cfg = DCFConfig(**{k: v for k, v in job.options.items() if k in DCFConfig.__dataclass_fields__})
-    timings: dict = {}
-    writer, on_frame = None, None
-    if job.render is not None:
-        from unitrack import viz
 
-        writer = viz.Mp4Writer(job.render, 25.0)
+    def draw(viz, t, rgb, box):
+        return viz.draw_track_box(rgb, box, seq.boxes[t] if t < len(seq.boxes) else None)
 
-        def on_frame(t, rgb, box):
-            rgb = rgb if rgb is not None else seq.load_frames([t])[0]
-            writer.write(viz.draw_track_box(rgb, box, seq.boxes[t] if t < len(seq.boxes) else None))
-
-    try:
-        with torch.no_grad():
-            boxes = track_sequence(seq, None if baseline else job.model, job.device, cfg, baseline, timings, on_frame)
-    except BaseException:
-        if writer is not None:
-            writer.close(keep=False)
-        raise
-    if writer is not None:
-        writer.close()
+    with head_run(job, DCFConfig, "sot", seq, draw) as r, torch.no_grad():
+        boxes = track_sequence(seq, r.model, job.device, r.cfg, r.baseline, r.timings, r.on_frame)
     write_otb(job.out, boxes)
-    return {"frames": len(boxes), **timings}
+    return r.result(len(boxes))

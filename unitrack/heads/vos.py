@@ -31,14 +31,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from unitrack.heads.options import BASELINE, head_run, is_baseline  # noqa: F401 (re-exported)
 from unitrack.heads.propagation import LabelPropagator, PropagationConfig, encode, frame_batches
 from videossl.errors import InputError
 
-BASELINE = "copy-first"
-
-
-def is_baseline(job) -> bool:
-    return job.model_name == BASELINE or job.options.get("baseline") == BASELINE
 
 
 def sequences(root: Path) -> list[str]:
@@ -123,37 +119,20 @@ def run_sequence(job) -> dict:
     from unitrack.data.writers import write_davis_png
 
     seq = davis.load_sequence(job.root, job.seq)
-    baseline = is_baseline(job)
-    model = None if baseline else job.model
-    cfg = PropagationConfig(**{k: v for k, v in job.options.items() if k in PropagationConfig.__dataclass_fields__})
-    timings: dict = {}
     job.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{Path(job.seq).name}.", dir=job.out.parent))
-    writer = None
     try:
-        on_frame = None
-        if job.render is not None:
-            from unitrack import viz
-
-            writer = viz.Mp4Writer(job.render, 25.0)
-
-            def on_frame(t, rgb, mask, ids):
-                rgb = rgb if rgb is not None else seq.load_frames([t])[0]
-                writer.write(viz.draw_label_map(rgb, mask, ids))
-
-        n = 0
-        for t, mask in segment_sequence(seq, model, job.device, cfg, baseline, on_frame=on_frame, timings=timings):
-            write_davis_png(tmp / f"{seq.frames[t].stem}.png", mask)
-            n += 1
-        if writer is not None:
-            writer.close()
-            writer = None
+        with head_run(job, PropagationConfig, "vos", seq,
+                      lambda viz, t, rgb, mask, ids: viz.draw_label_map(rgb, mask, ids)) as r:
+            n = 0
+            for t, mask in segment_sequence(seq, r.model, job.device, r.cfg, r.baseline, on_frame=r.on_frame,
+                                            timings=r.timings):
+                write_davis_png(tmp / f"{seq.frames[t].stem}.png", mask)
+                n += 1
         if job.out.exists():
             shutil.rmtree(job.out)
         os.replace(tmp, job.out)
     finally:
-        if writer is not None:
-            writer.close(keep=False)
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return {"frames": n, **timings}
+    return r.result(n)
