@@ -148,7 +148,7 @@ def test_empty_and_missing_detections():
     dets = {1: np.array([[-50, -50, 20, 20, 0.9], [10, 10, 0, 30, 0.9], [630, 10, 50, 50, 0.9]]),
             7: np.array([[1, 1, 5, 5, 0.9]]), 2: np.zeros((0, 5))}
     clean, notes = clean_detections(dets, num_frames=3, image_hw=(480, 640))
-    assert list(clean) == [1] and np.allclose(clean[1], [[630, 10, 10, 50, 0.9]])
+    assert list(clean) == [1] and np.allclose(clean[1], [[630, 10, 50, 50, 0.9]])  # kept unclipped
     assert len(notes) == 2 and "frame 8 of 3" in notes[0]  # 0-based key 7 = file frame 8
 
 
@@ -290,3 +290,43 @@ def test_eval_default_synthetic_benchmark(tmp_path, monkeypatch):
                           sequences=["SYNTH-01"], progress=False)
         assert m["dataset"] == f"synthetic-{task}" and set(m["overall"]) >= keys
         assert m["overall"]["IDF1"] > 0.5
+
+
+# -- appearance: centring and the track's map memory --------------------------------------------
+class _OffsetModel(torch.nn.Module):
+    """Features = a large constant every position shares + a small per-colour signal (weak backbones look
+    like this): without centring every pair of boxes looks alike."""
+
+    mean, std, stride = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), 8
+
+    def encode_frames(self, x):
+        small = F.avg_pool2d(x, 8)  # [N, 3, h, w] colour at stride 8
+        return torch.cat([small, torch.full_like(small[:, :1], 20.0).expand(-1, 5, -1, -1)], 1)
+
+
+def test_centred_features_separate_identities():
+    from unitrack.heads.embed import Embedder
+
+    img = np.full((1, 64, 96, 3), 100, np.uint8)
+    img[0, 8:56, 8:32] = (200, 60, 60)  # red person
+    img[0, 8:56, 56:80] = (60, 60, 200)  # blue person
+    boxes = [np.array([[8, 8, 32, 56], [56, 8, 80, 56]], np.float32)]
+    costs = {}
+    for centre in (False, True):
+        emb = Embedder(_OffsetModel(), "cpu", centre=centre)
+        maps = emb.pool_boxes(emb.features(img), boxes, (64, 96))[0]
+        costs[centre] = matching.recons_cost(maps, maps)
+    assert costs[False][0, 1] < 0.05  # raw: different people cost almost nothing
+    assert costs[True][0, 1] > 0.5 and costs[True][0, 0] < 0.01  # centred: they are far apart, self is 0
+
+
+def test_track_map_memory_is_an_ema():
+    cfg = OPEN.replace(map_alpha=0.7)
+    tr = AssociationTracker(cfg)
+    a = F.normalize(torch.tensor([1.0, 0.0]).view(1, 2, 1, 1), dim=1)
+    b = F.normalize(torch.tensor([0.0, 1.0]).view(1, 2, 1, 1), dim=1)
+    box = np.array([[10.0, 10.0, 20.0, 40.0]])
+    tr.update(Detections(box, np.array([0.9]), a))
+    tr.update(Detections(box, np.array([0.9]), b))
+    m = tr.tracks[0].maps.flatten()
+    assert torch.allclose(m, F.normalize(torch.tensor([0.7, 0.3]), dim=0))  # 0.7 old + 0.3 new, unit length
