@@ -64,15 +64,33 @@ def _bytetrack(dets: dict[int, np.ndarray], num_frames: int) -> list[tuple]:
     return rows
 
 
-def quality(model_name: str, device: str) -> tuple[list[str], dict]:
+def combined_root(seeds, dest: Path) -> tuple[Path, list[str]]:
+    """One MOTChallenge root holding the synthetic MOT sequences of several seeds (symlinks, named
+    ``S<seed>-SYNTH-0k``), so the metrics combine them as one benchmark (TrackEval's HOTA included)."""
     from unitrack.data.synth import ensure_benchmark
+    from unitrack.heads import mot
+
+    names = []
+    for seed in seeds:
+        root = Path(ensure_benchmark("mot", seed))
+        for seq in mot.sequences(root):
+            name = f"S{seed}-{seq}"
+            link = dest / "train" / name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(root / "train" / seq, target_is_directory=True)
+            names.append(name)
+    return dest, names
+
+
+def quality(model_name: str, device: str, seeds=(0,), tmp: Path | None = None) -> tuple[list[str], dict]:
     from unitrack.heads import mot
     from unitrack.heads.embed import Embedder
     from unitrack.metrics.mot import evaluate
     from videossl.models import create_model
 
-    root = Path(ensure_benchmark("mot"))
-    seqs = mot.sequences(root)
+    tmp = Path(tmp or tempfile.mkdtemp(prefix="compare_mot-"))
+    root, seqs = combined_root(seeds, tmp / "benchmark")
     model = create_model(model_name, device=device).eval()
     embedder = Embedder(model, device)
     cfg = mot.default_config(root)
@@ -82,22 +100,21 @@ def quality(model_name: str, device: str) -> tuple[list[str], dict]:
         "(c) ByteTrack (trackers 2.6)": lambda r, d: _bytetrack(d, len(r)),
     }
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, fn in methods.items():
-            pred_dir = Path(tmp) / str(len(results))
-            frames = secs = 0
-            for seq in seqs:
-                reader, dets, _ = mot.load_sequence(root, seq)
-                t0 = time.perf_counter()
-                rows = fn(reader, dets)
-                secs += time.perf_counter() - t0
-                frames += len(reader)
-                mot.write_rows(pred_dir / f"{seq}.txt", rows)
-            res = evaluate(root, pred_dir, seqs)
-            res["fps"] = frames / secs
-            results[name] = res
-            print(name, {k: res["overall"].get(k) for k in ("MOTA", "IDF1", "HOTA", "IDSW")}, f"{res['fps']:.1f} fps",
-                  file=sys.stderr)
+    for name, fn in methods.items():
+        pred_dir = tmp / f"pred{len(results)}"
+        frames = secs = 0
+        for seq in seqs:
+            reader, dets, _ = mot.load_sequence(root, seq)
+            t0 = time.perf_counter()
+            rows = fn(reader, dets)
+            secs += time.perf_counter() - t0
+            frames += len(reader)
+            mot.write_rows(pred_dir / f"{seq}.txt", rows)
+        res = evaluate(root, pred_dir, seqs)
+        res["fps"] = frames / secs
+        results[name] = res
+        print(name, {k: res["overall"].get(k) for k in ("MOTA", "IDF1", "HOTA", "IDSW")}, f"{res['fps']:.1f} fps",
+              file=sys.stderr)
     return seqs, results
 
 
@@ -152,14 +169,15 @@ def speed(model_name: str, device: str, frames: int, counts=(30, 100, 300)) -> d
 
 
 def write_markdown(path: Path, model_name: str, seqs, results: dict, spd: dict, frames: int,
-                   speed_model: str | None = None) -> None:
+                   speed_model: str | None = None, seeds=(0,)) -> None:
     from videossl.utils import machine_info
 
     lines = [f"# MOT association: appearance vs motion vs ByteTrack, and where the time goes", "",
              f"Measured {_dt.date.today().isoformat()} on {machine_info()}; model `{model_name}`; "
              f"`python eval/compare_mot.py --model {model_name} --speed-model {speed_model or model_name} "
-             f"--frames {frames}`.", "",
-             f"## Same detections, synthetic MOT benchmark ({len(seqs)} sequences: {', '.join(seqs)})", "",
+             f"--frames {frames} --seeds {' '.join(map(str, seeds))}`.", "",
+             f"## Same detections, synthetic MOT benchmark: {len(seqs)} sequences (seeds {', '.join(map(str, seeds))}, "
+             f"pooled into one evaluation)", "",
              "| method | MOTA | IDF1 | HOTA | IDSW | FP | FN | fps |", "|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         o = r["overall"]
@@ -183,16 +201,18 @@ def write_markdown(path: Path, model_name: str, seqs, results: dict, spd: dict, 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="tiny-resnet")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5],
+                   help="synthetic MOT benchmarks to pool (2 sequences each; seed 0 is the default benchmark)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--frames", type=int, default=20, help="frames per speed run")
     p.add_argument("--out", default="eval/results/mot.md")
     p.add_argument("--speed-model", default=None, help="model for the time split (default: --model)")
     p.add_argument("--skip-speed", action="store_true")
     args = p.parse_args(argv)
-    seqs, results = quality(args.model, args.device)
+    seqs, results = quality(args.model, args.device, args.seeds)
     speed_model = args.speed_model or args.model
     spd = {} if args.skip_speed else speed(speed_model, args.device, args.frames)
-    write_markdown(Path(args.out), args.model, seqs, results, spd, args.frames, speed_model)
+    write_markdown(Path(args.out), args.model, seqs, results, spd, args.frames, speed_model, args.seeds)
     print(Path(args.out).read_text())
     return 0
 
