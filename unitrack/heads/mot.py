@@ -75,6 +75,41 @@ def reader_batches(reader, batch_size: int, decode: bool) -> Iterable:
         for b in batches:
             yield b, None
 
+def association_loop(reader, batch_size: int, embedder: Embedder | None, pool, step, timings: dict | None = None,
+                     on_frame=None) -> None:
+    """The frame loop MOT and MOTS share, timed as decode / features / pooling / association.
+
+    Frames are decoded ahead (only when the model or ``on_frame`` needs pixels); with an ``embedder`` each
+    batch gets one dense forward and ``pool(feats, indices)`` turns it into per-frame RoI maps. Then, frame
+    by frame, ``step(i, maps_i)`` runs the tracker and returns the frame's tracks for ``on_frame(i, rgb,
+    tracks)``; drawing is not counted as association time.
+    """
+    t = timings if timings is not None else {}
+    for k in ("decode", "features", "pooling", "association"):
+        t.setdefault(k, 0.0)
+    t0 = time.perf_counter()
+    for indices, frames in reader_batches(reader, batch_size, decode=embedder is not None or on_frame is not None):
+        t1 = time.perf_counter()
+        t["decode"] += t1 - t0
+        maps = [None] * len(indices)
+        if embedder is not None:
+            feats = embedder.features(np.asarray(frames))
+            t2 = time.perf_counter()
+            t["features"] += t2 - t1
+            maps = pool(feats, indices)
+            t["pooling"] += time.perf_counter() - t2
+        t3 = time.perf_counter()
+        for j, i in enumerate(indices):
+            out = step(i, maps[j])
+            if on_frame is not None:
+                t4 = time.perf_counter()
+                on_frame(i, None if frames is None else frames[j], out)
+                t3 += time.perf_counter() - t4
+        t0 = time.perf_counter()
+        t["association"] += t0 - t3
+    t["frames"] = t.get("frames", 0) + len(reader)
+
+
 def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, config: TrackerConfig | None = None,
                 batch_size: int = 8, timings: dict | None = None, on_frame=None) -> list[tuple]:
     """Track one sequence. ``reader``: ``get_batch(indices)`` (0-based) -> ``uint8 [N, H, W, 3]``;
@@ -86,43 +121,23 @@ def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, 
     """
     cfg = config or TrackerConfig()
     tracker = AssociationTracker(cfg)
-    t = timings if timings is not None else {}
-    for k in ("decode", "features", "pooling", "association"):
-        t.setdefault(k, 0.0)
-    n = len(reader)
     image_hw = (reader.height, reader.width)
-    use_model = embedder is not None and cfg.use_appearance
-    need_frames = use_model or on_frame is not None
     rows: list[tuple] = []
 
-    t0 = time.perf_counter()
-    for indices, frames in reader_batches(reader, batch_size, decode=need_frames):
-        t1 = time.perf_counter()
-        t["decode"] += t1 - t0
-        boxes = [dets.get(i, np.zeros((0, 5))) for i in indices]
-        maps = [None] * len(indices)
-        if use_model:
-            feats = embedder.features(np.asarray(frames))
-            t2 = time.perf_counter()
-            t["features"] += t2 - t1
-            tlbr = [np.concatenate([b[:, :2], b[:, :2] + b[:, 2:4]], 1) for b in boxes]
-            maps = embedder.pool_boxes(feats, tlbr, image_hw)
-            t["pooling"] += time.perf_counter() - t2
-        t3 = time.perf_counter()
-        for j, i in enumerate(indices):
-            b = boxes[j]
-            out = tracker.update(Detections(b[:, :4].copy(), b[:, 4].copy(), maps[j]))
-            for tr in out:
-                box = tr.tlwh
-                if tracker.output_filter(box):
-                    rows.append((i, tr.track_id, *map(float, box), tr.score))
-            if on_frame is not None:
-                t4 = time.perf_counter()
-                on_frame(i, None if frames is None else frames[j], out)
-                t3 += time.perf_counter() - t4  # drawing is not association time
-        t0 = time.perf_counter()
-        t["association"] += t0 - t3
-    t["frames"] = t.get("frames", 0) + n
+    def boxes(i):
+        return dets.get(i, np.zeros((0, 5)))
+
+    def pool(feats, indices):
+        tlbr = [np.concatenate([b[:, :2], b[:, :2] + b[:, 2:4]], 1) for b in map(boxes, indices)]
+        return embedder.pool_boxes(feats, tlbr, image_hw)
+
+    def step(i, maps):
+        b = boxes(i)
+        out = tracker.update(Detections(b[:, :4].copy(), b[:, 4].copy(), maps))
+        rows.extend((i, tr.track_id, *map(float, tr.tlwh), tr.score) for tr in out if tracker.output_filter(tr.tlwh))
+        return out
+
+    association_loop(reader, batch_size, embedder if cfg.use_appearance else None, pool, step, timings, on_frame)
     return rows
 
 

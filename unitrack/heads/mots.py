@@ -11,14 +11,13 @@ a pixel claimed by several tracks goes to the highest-scoring one.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
 from unitrack.heads.association.tracker import AssociationTracker, Detections, TrackerConfig
 from unitrack.heads.embed import Embedder
-from unitrack.heads.mot import reader_batches
+from unitrack.heads.mot import association_loop
 
 PEDESTRIAN = 2  # MOTS20 class id of the evaluated class
 
@@ -57,46 +56,30 @@ def track_masks(reader, objs: dict[int, list[tuple[float, dict]]], embedder: Emb
     # UniTrack's MOTS setting keeps the MOT thresholds but no pedestrian box-shape filter on output.
     cfg = config or TrackerConfig(min_box_area=0, max_aspect=None)
     tracker = AssociationTracker(cfg)
-    t = timings if timings is not None else {}
-    for k in ("decode", "features", "pooling", "association"):
-        t.setdefault(k, 0.0)
-    n = len(reader)
     image_hw = (reader.height, reader.width)
-    use_model = embedder is not None and cfg.use_appearance
     rows: list[tuple] = []
 
-    t0 = time.perf_counter()
-    for indices, frames in reader_batches(reader, batch_size, decode=use_model or on_frame is not None):
-        t1 = time.perf_counter()
-        t["decode"] += t1 - t0
-        per_frame = [objs.get(i, []) for i in indices]
-        rles = [[_rle(r) for _, r in o] for o in per_frame]
-        maps = [None] * len(indices)
-        if use_model:
-            feats = embedder.features(np.asarray(frames))
-            t2 = time.perf_counter()
-            t["features"] += t2 - t1
-            dense = [mask_utils.decode(r).transpose(2, 0, 1) if r else np.zeros((0, *image_hw), np.uint8) for r in rles]
-            maps = embedder.pool_masks(feats, dense, image_hw)
-            t["pooling"] += time.perf_counter() - t2
-        t3 = time.perf_counter()
-        for j, i in enumerate(indices):
-            r = rles[j]
-            boxes = mask_utils.toBbox(r).reshape(-1, 4) if r else np.zeros((0, 4))
-            scores = np.array([s for s, _ in per_frame[j]], dtype=np.float64)
-            out = tracker.update(Detections(boxes.astype(np.float64), scores, maps[j], r))
-            if out:
-                order = np.argsort([-tr.score for tr in out], kind="stable")
-                for tr, m in zip(out, disjoint([tr.mask for tr in out], order)):
-                    if mask_utils.area(m) > 0:
-                        rows.append((i, tr.track_id, m))
-            if on_frame is not None:
-                t4 = time.perf_counter()
-                on_frame(i, None if frames is None else frames[j], out)
-                t3 += time.perf_counter() - t4  # drawing is not association time
-        t0 = time.perf_counter()
-        t["association"] += t0 - t3
-    t["frames"] = t.get("frames", 0) + n
+    def rles(i):
+        return [_rle(r) for _, r in objs.get(i, [])]
+
+    def pool(feats, indices):
+        dense = [mask_utils.decode(r).transpose(2, 0, 1) if r else np.zeros((0, *image_hw), np.uint8)
+                 for r in map(rles, indices)]
+        return embedder.pool_masks(feats, dense, image_hw)
+
+    def step(i, maps):
+        r = rles(i)
+        boxes = mask_utils.toBbox(r).reshape(-1, 4) if r else np.zeros((0, 4))
+        scores = np.array([s for s, _ in objs.get(i, [])], dtype=np.float64)
+        out = tracker.update(Detections(boxes.astype(np.float64), scores, maps, r))
+        if out:
+            order = np.argsort([-tr.score for tr in out], kind="stable")
+            for tr, m in zip(out, disjoint([tr.mask for tr in out], order)):
+                if mask_utils.area(m) > 0:
+                    rows.append((i, tr.track_id, m))
+        return out
+
+    association_loop(reader, batch_size, embedder if cfg.use_appearance else None, pool, step, timings, on_frame)
     return rows
 
 
