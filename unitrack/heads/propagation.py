@@ -78,15 +78,24 @@ class _LocalGeometry:
         d2 = (ky[None] - qy[:, None]) ** 2 + (kx[None] - qx[:, None]) ** 2
         rel = d2.float() < radius**2
         self.rel_bias = torch.where(rel, 0.0, _NEG).float()  # [t², s²]
-        ones = torch.zeros(1, 1, self.nty * t + 2 * r, self.ntx * t + 2 * r, device=device)
-        ones[..., r:r + h, r:r + w] = 1
-        win = ones.unfold(2, s, t).unfold(3, s, t)[0, 0]  # [nty, ntx, s, s]
-        self.bound_bias = torch.where(win.reshape(self.nty, self.ntx, s * s) > 0, 0.0, _NEG).float()
-        # one additive table per tile row in local_topk's layout [S rows, ntx, t², S cols]:
-        # radius disc (relative to each query) + image border (padded keys)
-        rel = self.rel_bias.view(t * t, s, s).permute(1, 0, 2)  # [S, t², S]
-        bound = self.bound_bias.view(self.nty, self.ntx, s, s).permute(0, 2, 1, 3)  # [nty, S, ntx, S]
-        self.bias = (rel[None, :, None] + bound[:, :, :, None]).clamp_min(_NEG)  # [nty, S, ntx, t², S]
+        # the radius disc in local_topk's layout [S rows, 1, t², S cols, 1] (the same for every tile),
+        # expanded over the ring slots on first use (a broadcast over the outer tile axis vectorises)
+        self.rel = self.rel_bias.view(t * t, s, s).permute(1, 0, 2).contiguous()[:, None, :, :, None]
+        self._rel_n: dict[int, torch.Tensor] = {}
+        # keys outside the image (the ring's zero padding) are masked by filling: whole window rows
+        # (tile rows at the top / bottom) and window-column ranges of the left / right border tiles
+        self.cols_out = []
+        for tx in range(self.ntx):
+            lo, hi = r - tx * t, r + w - tx * t  # window columns [lo, hi) are inside the image
+            if lo > 0:
+                self.cols_out.append((tx, 0, min(lo, s)))
+            if hi < s:
+                self.cols_out.append((tx, max(hi, 0), s))
+
+    def _rel_for(self, nr: int) -> torch.Tensor:
+        if nr not in self._rel_n:
+            self._rel_n[nr] = self.rel.expand(*self.rel.shape[:-1], nr).contiguous()
+        return self._rel_n[nr]
 
     def tiles(self, q: torch.Tensor) -> torch.Tensor:
         """``[C, h, w]`` -> ``[nty, ntx, t², C]`` (zero padded)."""
@@ -135,7 +144,14 @@ class _LocalGeometry:
             keys = kp.as_strided((ntx, c, s * nr), (t * nr * c, 1, c), off)
             torch.bmm(q, keys, out=a[row])
         a = a.view(s, ntx, tt, s, nr)
-        a += self.bias[ty][..., None]
+        a += self._rel_for(nr)  # outside the radius
+        lo, hi = r - ty * t, r + self.h - ty * t  # window rows [lo, hi) are inside the image
+        if lo > 0:
+            a[:lo] = _NEG
+        if hi < s:
+            a[max(hi, 0):] = _NEG
+        for tx, c0, c1 in self.cols_out:
+            a[:, tx, :, c0:c1] = _NEG
         if n < nr:
             a[..., n:] = _NEG  # empty ring slots
         b = ntx * tt
@@ -145,8 +161,9 @@ class _LocalGeometry:
         _, gi = gmax.topk(kg, dim=1)  # [b, kg] best (window column, slot) groups
         bi = torch.arange(b, device=q.device)[:, None]
         wx, fr = gi // nr, gi % nr
-        sel = a[:, bi // tt, bi % tt, wx, fr].permute(1, 2, 0)  # [b, kg, S rows]
-        v, j = sel.reshape(b, kg * s).topk(min(k, kg * s), dim=1)
+        # the S window rows of each chosen group: one index_select on the flat [S, b·S·N] view
+        sel = a.view(s, b * s * nr).index_select(1, (bi * (s * nr) + gi).view(-1))  # [S rows, b·kg]
+        v, j = sel.view(s, b, kg).permute(1, 2, 0).reshape(b, kg * s).topk(min(k, kg * s), dim=1)
         g = j // s
         wx, fr, wy = wx.gather(1, g), fr.gather(1, g), j % s
         y = (ty * t + wy - r).clamp(0, self.h - 1)
@@ -161,10 +178,13 @@ def _topk_grouped(a: torch.Tensor, k: int, group: int) -> tuple[torch.Tensor, to
     n = a.shape[-1]
     if n <= 4 * k * group or n % group:
         return a.topk(min(k, n), dim=-1)
-    g = a.unflatten(-1, (n // group, group))
-    _, gi = g.amax(-1).topk(k, dim=-1)  # [..., k] best groups
-    sel = g.gather(-2, gi.unsqueeze(-1).expand(*gi.shape, group))  # [..., k, group]
-    v, j = sel.flatten(-2).topk(k, dim=-1)
+    ng = n // group
+    g = a.reshape(-1, ng, group)
+    _, gi = g.amax(-1).topk(k, dim=-1)  # [B, k] best groups
+    rows = torch.arange(g.shape[0], device=a.device)[:, None] * ng
+    sel = g.view(-1, group).index_select(0, (rows + gi).view(-1))  # [B·k, group]: whole groups copied
+    v, j = sel.view(*a.shape[:-1], k * group).topk(k, dim=-1)
+    gi = gi.view(*a.shape[:-1], k)
     idx = gi.gather(-1, j // group) * group + j % group
     return v, idx
 
