@@ -123,17 +123,18 @@ class _LocalGeometry:
         kp[self.r:self.r + self.h, self.r:self.r + self.w] = keys.permute(2, 3, 0, 1)
         return kp
 
-    def local_topk(self, q: torch.Tensor, kp: torch.Tensor, n: int, ty: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Top-k affinities of the queries of tile row ``ty`` (``q [ntx, t², C]``) against the keys
-        within the radius in the first ``n`` slots of the ring ``kp [Hp, Wp, N, C]``; returns values
-        ``[ntx, t², k]`` and flat indices ``slot·h·w + y·w + x``.
+    def local_candidates(self, q: torch.Tensor, kp: torch.Tensor, n: int, ty: int, k: int):
+        """Affinities of the queries of tile row ``ty`` (``q [ntx, t², C]``) against the keys within the
+        radius in the first ``n`` slots of the ring ``kp [Hp, Wp, N, C]``, cut down to candidates that
+        hold the top k: values ``[ntx·t², L]`` and a function from candidate positions to flat key
+        indices ``slot·h·w + y·w + x``.
 
         The ring interleaves frames per position, so the keys of one window row of tile ``tx`` —
         ``S`` columns × all ``N`` frames — are ONE contiguous ``[S·N, C]`` block, and consecutive
         tiles are a uniform ``t·N·C`` apart: each window row is one batched GEMM over the tiles
         (``[t², C] @ [C, S·N]`` each), reading the keys in place, never copying the overlapping
-        windows. Top-k runs on groups (one window column of one frame, ``S`` rows): the k groups
-        with the largest maxima hold the k largest values, so only those ``k·S`` values are ranked.
+        windows. Candidates are whole groups (one window column of one frame, ``S`` rows): the k
+        groups with the largest maxima hold the k largest values, so only those ``k·S`` values remain.
         """
         hp, wp, nr, c = kp.shape
         t, s, r, ntx = self.t, self.s, self.r, self.ntx
@@ -163,29 +164,43 @@ class _LocalGeometry:
         wx, fr = gi // nr, gi % nr
         # the S window rows of each chosen group: one index_select on the flat [S, b·S·N] view
         sel = a.view(s, b * s * nr).index_select(1, (bi * (s * nr) + gi).view(-1))  # [S rows, b·kg]
-        v, j = sel.view(s, b, kg).permute(1, 2, 0).reshape(b, kg * s).topk(min(k, kg * s), dim=1)
-        g = j // s
-        wx, fr, wy = wx.gather(1, g), fr.gather(1, g), j % s
-        y = (ty * t + wy - r).clamp(0, self.h - 1)
-        x = ((bi // tt) * t + wx - r).clamp(0, self.w - 1)
-        return v.view(ntx, tt, -1), (fr * (self.h * self.w) + y * self.w + x).view(ntx, tt, -1)
+
+        def index(j: torch.Tensor) -> torch.Tensor:
+            g = j // s
+            y = (ty * t + j % s - r).clamp(0, self.h - 1)
+            x = ((bi // tt) * t + wx.gather(1, g) - r).clamp(0, self.w - 1)
+            return fr.gather(1, g) * (self.h * self.w) + y * self.w + x
+
+        return sel.view(s, b, kg).permute(1, 2, 0).reshape(b, kg * s), index
 
 
-def _topk_grouped(a: torch.Tensor, k: int, group: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact top-k along the last axis, faster than ``torch.topk`` on long rows: the k largest
-    values lie in the k groups with the largest maxima, so rank group maxima (one vectorised
-    reduction) and run ``topk`` on those k groups only. ``a.shape[-1]`` must be a multiple of ``group``."""
-    n = a.shape[-1]
+def _grouped_candidates(a: torch.Tensor, k: int, group: int):
+    """Candidates for the top-k along the last axis of ``a [B, n]``, fewer than ``n`` on long rows: the
+    k largest values lie in the k groups (of ``group`` consecutive entries) with the largest maxima, so
+    rank group maxima (one vectorised reduction) and keep those k groups. Returns values ``[B, L]`` and
+    a function from candidate positions to positions in ``a``."""
+    b, n = a.shape
     if n <= 4 * k * group or n % group:
-        return a.topk(min(k, n), dim=-1)
+        return a, lambda j: j
     ng = n // group
-    g = a.reshape(-1, ng, group)
+    g = a.view(b, ng, group)
     _, gi = g.amax(-1).topk(k, dim=-1)  # [B, k] best groups
-    rows = torch.arange(g.shape[0], device=a.device)[:, None] * ng
+    rows = torch.arange(b, device=a.device)[:, None] * ng
     sel = g.view(-1, group).index_select(0, (rows + gi).view(-1))  # [B·k, group]: whole groups copied
-    v, j = sel.view(*a.shape[:-1], k * group).topk(k, dim=-1)
-    gi = gi.view(*a.shape[:-1], k)
-    idx = gi.gather(-1, j // group) * group + j % group
+    return sel.view(b, k * group), lambda j: gi.gather(-1, j // group) * group + j % group
+
+
+def _merged_topk(parts: list, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Joint top-k over candidate parts ``(values [B, L], index function, index offset)``: one ``topk``
+    over all candidates (the union holds the joint top k), indices mapped back per part."""
+    v = torch.cat([p[0] for p in parts], 1) if len(parts) > 1 else parts[0][0]
+    v, j = v.topk(min(k, v.shape[1]), dim=1)
+    idx, start = None, 0
+    for vals, index, off in parts:
+        n = vals.shape[1]
+        i = off + index((j - start).clamp(0, n - 1))
+        idx = i if idx is None else torch.where(j >= start, i, idx)
+        start += n
     return v, idx
 
 
@@ -223,26 +238,17 @@ def propagate_frame(query: torch.Tensor, first_key: torch.Tensor | None, first_l
     t, s, ntx = geom.t, geom.s, geom.ntx
     out = []
     for ty0 in range(geom.nty):  # one tile row at a time bounds the temporaries (~16 MB at 480p)
-        rows = 1
         q = qt[ty0]
-        vals, idxs = [], []
-        if has_first:
-            a0 = q.reshape(-1, c) @ fk  # [rows·ntx·t², hw]: the long-term frame, dense as in UniTrack
-            v, i = _topk_grouped(a0, cfg.topk, w)
-            vals.append(v.view(rows * ntx, t * t, -1))
-            idxs.append(i.view(rows * ntx, t * t, -1))
+        parts = []
+        if has_first:  # [ntx·t², hw]: the long-term frame, dense as in UniTrack
+            parts.append((*_grouped_candidates(q.reshape(-1, c) @ fk, cfg.topk, w), 0))
         if has_mem:
-            v, i = geom.local_topk(q, kp, n, ty0, cfg.topk)
-            vals.append(v)
-            idxs.append(off_mem + i)
-        v = (torch.cat(vals, 2) if len(vals) > 1 else vals[0]).float()
-        i = torch.cat(idxs, 2) if len(idxs) > 1 else idxs[0]
-        if len(vals) > 1:
-            v, j = v.topk(min(cfg.topk, v.shape[2]), dim=2)
-            i = i.gather(2, j)
+            parts.append((*geom.local_candidates(q, kp, n, ty0, cfg.topk), off_mem))
+        v, i = _merged_topk(parts, cfg.topk)
+        v, i = v.float().view(ntx, t * t, -1), i.view(ntx, t * t, -1)
         wts = torch.softmax(v / cfg.temperature, dim=2)  # [B, t², k]
         pred = (bank[:, i] * wts[None]).sum(-1)  # [K, B, t²]
-        out.append(pred.view(-1, rows, ntx, t * t))
+        out.append(pred.view(-1, 1, ntx, t * t))
     return geom.untile(torch.cat(out, 1))
 
 
