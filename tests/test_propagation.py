@@ -43,6 +43,34 @@ def test_local_window_equals_dense_masked(radius, tile, h, w):
     assert torch.allclose(ours, ref, atol=1e-5)
 
 
+def test_default_geometry_equals_dense_reference():
+    """UniTrack's setting (radius 12 > tile, top-k 10) on a map large enough for the grouped first-frame
+    candidates, with image borders on every side, a partly filled ring and several objects: the same
+    soft labels as the dense-then-mask reference."""
+    from unitrack.heads.propagation import _LocalGeometry
+
+    torch.manual_seed(1)
+    h, w, c = 50, 45, 32
+    cfg = PropagationConfig()
+    keys = l2n(torch.randn(6, c, h, w))
+    lbl = torch.softmax(3 * torch.randn(6, 4, h, w), dim=1)
+    geom = _LocalGeometry(h, w, cfg.radius, cfg.tile, "cpu")
+    ring = geom.pad_keys(keys[1:])  # 5 slots, the first 3 in use
+    for q in l2n(torch.randn(2, c, h, w)):
+        ours = propagate_frame(q, keys[0], lbl[0], ring, lbl[1:4], cfg, geom, padded=True)
+        ref = dense_propagate_reference(q, keys[:4], lbl[:4], 1, cfg)
+        assert (ours - ref).abs().max() <= 1e-5
+    # every real affinity negative: an unmasked zero-padded key (outside the image) would win
+    shift = torch.zeros(c, 1, 1)
+    shift[0] = 4.0
+    pos, neg = l2n(torch.randn(6, c, h, w) + shift), l2n(torch.randn(c, h, w) - shift)
+    ours = propagate_frame(neg, pos[0], lbl[0], geom.pad_keys(pos[1:]), lbl[1:4], cfg, geom, padded=True)
+    assert (ours - dense_propagate_reference(neg, pos[:4], lbl[:4], 1, cfg)).abs().max() <= 1e-5
+    # a query equal to a memory frame: its own positions are exact maxima (ties with nothing else)
+    ours = propagate_frame(keys[2], keys[0], lbl[0], ring, lbl[1:4], cfg, geom, padded=True)
+    assert (ours - dense_propagate_reference(keys[2], keys[:4], lbl[:4], 1, cfg)).abs().max() <= 1e-5
+
+
 def _run(frames, first_labels, cfg=None):
     prop = LabelPropagator(cfg or PropagationConfig())
     prop.init(frames[0], first_labels)
