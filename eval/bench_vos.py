@@ -10,7 +10,9 @@ peak RSS belongs to that measurement alone:
 * ``ratio``: UniTrack's dense-then-mask propagation (``dense_propagate_reference``, a faithful
   re-implementation of its ``mem_efficient_batched_affinity`` + label gather) against ours on the SAME
   features and SAME labels (first frame + 5 recent frames, radius 12, top-k 10, τ 0.05), interleaved
-  frame by frame in one process; the outputs are compared (max |difference|).
+  frame by frame in one process; the outputs are compared (max |difference|). Both wall time and the
+  process's CPU time are taken: with one thread, CPU time does not count the time the scheduler gives
+  other jobs on a shared machine, so its ratio is the steadier of the two.
 * ``ours``: :class:`LabelPropagator` over a sequence, with 1 / 5 / 10 objects and 5 / 20 context
   frames: median ms/frame once the ring is full, peak RSS over the feature pool, RSS growth between
   the middle and the end of the sequence (the memory must not grow with its length).
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -67,20 +70,22 @@ def child_ratio(frames: int, objects: int, context: int = 5) -> dict:
     # our memory as the ring buffer holds it (padded, frames interleaved); each step pads one new frame
     geom = _LocalGeometry(H, W, cfg.radius, cfg.tile, "cpu")
     ring = geom.pad_keys(keys[1:])
-    ours, ref, diff = [], [], 0.0
+    ours, ref, ours_cpu, ref_cpu, diff = [], [], [], [], 0.0
     for q in queries:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         a = propagate_frame(q, keys[0], lbl[0], ring, lbl[1:], cfg, geom, padded=True)
         geom.pad_keys(q[None])  # the cost of pushing the new frame into the ring
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         b = dense_propagate_reference(q, keys, lbl, 1, cfg)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         ours.append(t1 - t0)
         ref.append(t2 - t1)
+        ours_cpu.append(c1 - c0)
+        ref_cpu.append(c2 - c1)
         diff = max(diff, float((a - b).abs().max()))
-    return {"ours_ms": 1e3 * statistics.median(ours), "ref_ms": 1e3 * statistics.median(ref),
-            "ours_all_ms": [round(1e3 * x, 1) for x in ours], "ref_all_ms": [round(1e3 * x, 1) for x in ref],
-            "max_abs_diff": diff}
+    med = lambda x: 1e3 * statistics.median(x)
+    return {"ours_ms": med(ours), "ref_ms": med(ref), "ours_cpu_ms": med(ours_cpu), "ref_cpu_ms": med(ref_cpu),
+            "ratios": [round(r / o, 1) for o, r in zip(ours, ref)], "max_abs_diff": diff}
 
 
 def child_ours(frames: int, objects: int, context: int) -> dict:
@@ -148,11 +153,13 @@ def main() -> int:
 
     from videossl.utils import machine_info
 
-    results = {"ratio": {}, "ours": {}, "ref_mem": None, "jf": None}
+    results = {"ratio": {}, "ours": {}, "ref_mem": None, "jf": None, "load": [os.getloadavg()]}
     for k, n in (tuple(map(int, c.split("x"))) for c in args.ratio_configs.split(",") if c):
         results["ratio"][(k, n)] = r = _spawn(["ratio", str(args.ratio_frames), str(k), str(n)], args.threads)
         print(f"ratio k={k} n_context={n}: ours {r['ours_ms']:.0f} ms, reference {r['ref_ms']:.0f} ms "
-              f"-> {r['ref_ms'] / r['ours_ms']:.1f}x, max |diff| {r['max_abs_diff']:.1e}", flush=True)
+              f"-> {r['ref_ms'] / r['ours_ms']:.1f}x (CPU time {r['ref_cpu_ms'] / r['ours_cpu_ms']:.1f}x, per frame "
+              f"{r['ratios']}), max |diff| {r['max_abs_diff']:.1e}", flush=True)
+    results["load"].append(os.getloadavg())
     results["ref_mem"] = _spawn(["ref-mem", "1"], args.threads)
     for n in (int(c) for c in args.contexts.split(",") if c):
         for k in (1, 5, 10):
@@ -162,23 +169,34 @@ def main() -> int:
     if args.jf:
         results["jf"] = jf(args.jf, Path("runs/bench_vos"))
         print(json.dumps(results["jf"], indent=1))
+    results["load"].append(os.getloadavg())
     write_md(Path(args.out), results, machine_info(), args)
     return 0
 
 
 def write_md(path: Path, res: dict, machine: str, args) -> None:
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load = " → ".join(f"{a[0]:.1f}" for a in res["load"])
+    # a section measured by another run (e.g. the accuracy table) is kept when this run did not redo it
+    kept = []
+    if path.exists() and not res["jf"]:
+        text = path.read_text()
+        for head in ("## Accuracy",):
+            if head in text:
+                kept += [""] + text[text.index(head):].split("\n## ")[0].rstrip().splitlines()
     lines = [f"# VOS label propagation: speed, memory, J&F", "",
              f"Machine: {machine}; torch threads {args.threads}; shared with other jobs (timings are medians, "
-             f"ratios measured interleaved in one process). {date}. `python eval/bench_vos.py "
-             + " ".join(sys.argv[1:]) + "`.", "",
+             f"ratios measured interleaved in one process). {date}; 1-minute load average {load} over the run "
+             f"(2 cores). `python eval/bench_vos.py " + " ".join(sys.argv[1:]) + "`.", "",
              "Features 60×107×256 (480p at stride 8), random, L2-normalised; radius 12, top-k 10, τ 0.05.", "",
              "## Ours vs UniTrack's dense-then-mask propagation (same features, same labels)", "",
              "First frame (no radius) + the N most recent frames (radius 12). UniTrack's setting is N = 5.", "",
-             "| objects | N context | reference ms/frame | ours ms/frame | speed-up | max abs diff of soft labels |",
-             "|---|---|---|---|---|---|"]
+             "| objects | N context | reference ms/frame | ours ms/frame | speed-up (wall) | per frame | "
+             "speed-up (CPU time) | max abs diff of soft labels |",
+             "|---|---|---|---|---|---|---|---|"]
     for (k, n), r in res["ratio"].items():
         lines.append(f"| {k} | {n} | {r['ref_ms']:.0f} | {r['ours_ms']:.0f} | **{r['ref_ms'] / r['ours_ms']:.1f}×** | "
+                     f"{', '.join(f'{x:.1f}' for x in r['ratios'])} | {r['ref_cpu_ms'] / r['ours_cpu_ms']:.1f}× | "
                      f"{r['max_abs_diff']:.1e} |")
     rm = res["ref_mem"]
     lines += ["", f"Reference peak memory for one frame (1 object, radius mask included): {rm['peak_mb']:.0f} MB.", "",
@@ -199,6 +217,7 @@ def write_md(path: Path, res: dict, machine: str, args) -> None:
             fps = m.get("fps")
             lines.append(f"| {name} | {100 * m['J_mean']:.1f} | {100 * m['F_mean']:.1f} | {100 * m['JF_mean']:.1f} | "
                          f"{'n/a' if fps is None else f'{fps:.1f}'} |")
+    lines += kept
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     print(f"-> {path}")
