@@ -13,10 +13,13 @@ Why this file is fast: UniTrack computes every query against every key of every 
 outside the radius. Here the short-term frames are compared only inside the radius, tile by tile:
 queries are grouped in ``tile × tile`` blocks, and each block is multiplied (one batched GEMM) with
 the ``(tile + 2R)²`` key window that covers every key within the radius of any of its queries;
-the radius mask is one constant ``[tile², (tile+2R)²]`` table. Only the first frame keeps the dense
-product, as the reference does. Top-k is taken per part and the two top-k lists merged, which is
-the joint top-k exactly (up to ties). All objects share the affinity: labels are a ``[K, h, w]``
-channel stack, so ten objects cost one affinity and a ten-channel gather.
+the radius mask is one constant ``[tile², (tile+2R)²]`` table (image borders are filled, not added).
+Only the first frame keeps the dense product, as the reference does. Each part is cut down to
+candidate groups of keys (the k groups with the largest maxima hold its k largest values) and one
+``topk`` ranks the union: the joint top-k exactly, with the affinities bit for bit those of the
+reference's GEMM (so even near-ties break the same way; exact ties may not). All objects share the
+affinity: labels are a ``[K, h, w]`` channel stack, so ten objects cost one affinity and a
+ten-channel gather.
 
 Memory is a fixed ring buffer of ``n_context`` frames on the device, so it never grows with the
 sequence. Empty ring slots (the first ``n_context`` frames) are left out; UniTrack instead pads the
@@ -78,7 +81,7 @@ class _LocalGeometry:
         d2 = (ky[None] - qy[:, None]) ** 2 + (kx[None] - qx[:, None]) ** 2
         rel = d2.float() < radius**2
         self.rel_bias = torch.where(rel, 0.0, _NEG).float()  # [t², s²]
-        # the radius disc in local_topk's layout [S rows, 1, t², S cols, 1] (the same for every tile),
+        # the radius disc in local_candidates' layout [S rows, 1, t², S cols, 1] (the same for every tile),
         # expanded over the ring slots on first use (a broadcast over the outer tile axis vectorises)
         self.rel = self.rel_bias.view(t * t, s, s).permute(1, 0, 2).contiguous()[:, None, :, :, None]
         self._rel_n: dict[int, torch.Tensor] = {}
