@@ -210,10 +210,24 @@ def test_cli_run_writes_logs_checkpoints_and_model(tmp_path, clip_csv):
         {"name": "phoning", "descriptions": ["a person talks on a phone"], "attributes": ["phone", "talking"]}]}))
     rc = main(["train", "--model", MODEL, "--concepts", str(concepts), "--data", str(one), "--out", str(tmp_path / "cli"),
                "--steps", "2", "--batch-size", "1", "--local-views", "1", "--frames", "2", "--workers", "0",
-               "--log-every", "1"])
+               "--log-every", "1", "--objective-arg", "teacher_temp=0.02", "--momentum-teacher", "0.99"])
     run = tmp_path / "cli"
     assert rc == 0 and (run / "model.safetensors").exists() and (run / "checkpoints" / "latest.json").exists()
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2 and any((run / "tb").iterdir())
+    config = json.loads((run / "config.json").read_text())
+    assert config["objective_kwargs"] == {"teacher_temp": 0.02} and config["momentum_teacher"] == 0.99
+
+
+def test_cli_objective_args_are_parsed_and_checked():
+    from videossl.errors import InputError
+    from videossl.train.cli import objective_kwargs
+
+    assert objective_kwargs("concept", ["teacher_temp=0.01", "center_momentum=0.95"]) == \
+        {"teacher_temp": 0.01, "center_momentum": 0.95}
+    assert objective_kwargs("concept", []) == {}
+    for bad in (["teacher_temp"], ["no_such_argument=1"]):
+        with pytest.raises(InputError):
+            objective_kwargs("concept", bad)
 
 
 def test_kill_and_resume_equals_uninterrupted(tmp_path, clip_csv):

@@ -41,8 +41,38 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-amp", action="store_true", help="fp32 on CUDA too (bf16 autocast by default)")
+    p.add_argument("--momentum-teacher", type=float, default=0.996,
+                   help="EMA teacher momentum at step 0 (cosine to 1 over the run)")
+    p.add_argument("--objective-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="keyword argument of the objective, e.g. teacher_temp=0.01 (repeatable; VALUE read as JSON)")
     p.add_argument("--stop-after", type=int, default=None, help="stop after this step (schedules still span --steps)")
     p.set_defaults(func=run)
+
+
+def objective_kwargs(name: str, pairs: list[str]) -> dict:
+    """``["teacher_temp=0.01", ...]`` → ``{"teacher_temp": 0.01}``, checked against the objective's signature."""
+    import inspect
+
+    from videossl.errors import InputError
+    from videossl.objectives import get_objective_class
+
+    kwargs = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(None, f"--objective-arg expects KEY=VALUE, got {pair!r}")
+        try:
+            kwargs[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key.strip()] = value
+    if kwargs:
+        params = inspect.signature(get_objective_class(name).__init__).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            unknown = sorted(set(kwargs) - set(params) - {"self"})
+            if unknown:
+                known = ", ".join(k for k in params if k != "self")
+                raise InputError(None, f"objective {name!r} has no argument {unknown[0]!r} (it takes: {known})")
+    return kwargs
 
 
 def run(args) -> int:
@@ -57,7 +87,8 @@ def run(args) -> int:
                       clip_grad=args.clip_grad, frames=args.frames, size=args.size, n_local=args.local_views,
                       frame_stride=args.frame_stride, workers=args.workers, ckpt_every=args.ckpt_every,
                       log_every=args.log_every, seed=args.seed, device=args.device, amp=not args.no_amp,
-                      resume=args.resume, stop_after=args.stop_after)
+                      resume=args.resume, stop_after=args.stop_after, momentum_teacher=args.momentum_teacher,
+                      objective_kwargs=objective_kwargs(args.objective, args.objective_arg))
     try:
         summary = train(cfg)
     except TrainingDiverged as exc:
