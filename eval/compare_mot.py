@@ -168,6 +168,9 @@ def speed(model_name: str, device: str, frames: int, counts=(30, 100, 300)) -> d
     return out
 
 
+KEPT = "## Reading the numbers"
+
+
 def write_markdown(path: Path, model_name: str, seqs, results: dict, spd: dict, frames: int,
                    speed_model: str | None = None, seeds=(0,)) -> None:
     from videossl.utils import machine_info
@@ -195,7 +198,10 @@ def write_markdown(path: Path, model_name: str, seqs, results: dict, spd: dict, 
         lines.append(f"| {n} | {r['decode']:.1f} | {r['features']:.1f} | {r['pooling']:.1f} | "
                      f"{r['association']:.1f} | {r['total']:.1f} | {r['fps']:.2f} |")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    if path.exists() and KEPT in path.read_text():  # hand-written analysis survives a re-measure
+        text += "\n" + KEPT + path.read_text().split(KEPT, 1)[1]
+    path.write_text(text)
 
 
 def main(argv=None) -> int:
