@@ -181,7 +181,7 @@ def write_md(path: Path, res: dict, machine: str, args) -> None:
     kept = []
     if path.exists() and not res["jf"]:
         text = path.read_text()
-        for head in ("## Accuracy",):
+        for head in ("## Accuracy", "## Reading the numbers"):
             if head in text:
                 kept += [""] + text[text.index(head):].split("\n## ")[0].rstrip().splitlines()
     lines = [f"# VOS label propagation: speed, memory, J&F", "",

@@ -69,6 +69,16 @@ def test_default_geometry_equals_dense_reference():
     # a query equal to a memory frame: its own positions are exact maxima (ties with nothing else)
     ours = propagate_frame(keys[2], keys[0], lbl[0], ring, lbl[1:4], cfg, geom, padded=True)
     assert (ours - dense_propagate_reference(keys[2], keys[:4], lbl[:4], 1, cfg)).abs().max() <= 1e-5
+    # tile rows shared out to worker threads (CPU, >1 intra-op thread) or computed in one loop: bit for bit
+    old_threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        split = propagate_frame(neg, pos[0], lbl[0], geom.pad_keys(pos[1:]), lbl[1:4], cfg, geom, padded=True)
+        torch.set_num_threads(1)
+        serial = propagate_frame(neg, pos[0], lbl[0], geom.pad_keys(pos[1:]), lbl[1:4], cfg, geom, padded=True)
+    finally:
+        torch.set_num_threads(old_threads)
+    assert torch.equal(split, serial)
 
 
 def _run(frames, first_labels, cfg=None):
