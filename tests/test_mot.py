@@ -67,6 +67,26 @@ def test_iou_and_mask_iou():
     assert np.allclose(cost, [[1 - 50 / 150, 0]])
 
 
+def test_recons_cost_equals_the_explicit_reconstruction():
+    """The Gram-matrix form gives the costs of building both reconstructions explicitly (UniTrack's
+    formula, per pair), dead (all-zero) cells included."""
+    g = torch.Generator().manual_seed(3)
+    tm, dm = torch.randn(4, 16, 2, 3, generator=g), torch.randn(5, 16, 2, 3, generator=g)
+    tm[1, :, 0, 1] = 0
+    dm[2] = tm[0] + 0.2 * torch.randn(16, 2, 3, generator=g)
+    expected = np.ones((4, 5))
+    for i in range(4):
+        for j in range(5):
+            t = F.normalize(tm[i].flatten(1), dim=0).T  # [P, C] unit cells
+            d = F.normalize(dm[j].flatten(1), dim=0).T
+            aff = 100.0 * t @ d.T
+            rec_t, rec_d = aff.softmax(1) @ d, aff.softmax(0).T @ t
+            cos = lambda x, y: float(F.normalize(x.flatten(), dim=0) @ F.normalize(y.flatten(), dim=0))  # noqa: E731
+            expected[i, j] = 1 - 0.5 * (cos(rec_t, t) + cos(rec_d, d))
+    assert np.allclose(matching.recons_cost(tm, dm), np.clip(expected, 0, 1), atol=1e-5)
+    assert matching.recons_cost(tm, dm)[0, 2] < 0.1  # a noisy copy is close
+
+
 def test_recons_cost_identity_and_gating():
     g = torch.Generator().manual_seed(0)
     maps = F.normalize(torch.randn(3, 8, 4, 10, generator=g), dim=1)

@@ -111,15 +111,18 @@ def recons_cost(track_maps: torch.Tensor, det_maps: torch.Tensor, pairs: np.ndar
                 temperature: float = 100.0, chunk: int = 1024) -> np.ndarray:
     """UniTrack's reconstruction similarity between RoI maps ``[N, C, h, w]`` and ``[M, C, h, w]``.
 
-    Each track map is rebuilt from a detection's cells through a softmax affinity (temperature 100,
-    over the detection's cells) and vice versa; ``cost = 1 - (cos_td + cos_dt) / 2`` where ``cos_td``
-    compares the rebuilt track map with the original. Two departures from UniTrack's one dense
-    ``[N*hw, M*hw]`` softmax, both for speed and stability on CPU:
+    With unit cells ``t_p`` (track) and ``d_q`` (detection) and their cosines ``s_pq``, each track cell is
+    rebuilt from the detection's cells, ``rec_t[p] = sum_q softmax_q(100 s)_pq d_q``, and vice versa
+    (softmax over ``p``); ``cost = 1 - (cos(rec_t, t) + cos(rec_d, d)) / 2`` with the cosines taken over
+    whole maps. Two departures from UniTrack's one dense ``[N*hw, M*hw]`` softmax, both for speed and
+    stability on CPU:
     - each pair is normalised over its own cells, so a pair's cost does not depend on which other
       detections are in the frame;
     - only the pairs in ``pairs`` (bool ``[N, M]``, e.g. those inside the Kalman gate) are computed,
       the rest cost 1. All pairs at 300 x 300 boxes of 4x10 cells would be ~100 GFLOP per frame;
       the gated pairs are a few per track.
+    The reconstructions are never formed (see ``_recons_pairs``): per pair only the ``[hw, hw]`` cosine
+    matrix needs the channels.
     """
     n, m = len(track_maps), len(det_maps)
     out = np.ones((n, m))
@@ -128,26 +131,35 @@ def recons_cost(track_maps: torch.Tensor, det_maps: torch.Tensor, pairs: np.ndar
     ii, jj = np.nonzero(np.ones((n, m), bool) if pairs is None else pairs)
     if len(ii) == 0:
         return out
-    t = F.normalize(track_maps.float().flatten(2), dim=1).transpose(1, 2)  # [N, P, C] unit cells
-    d = F.normalize(det_maps.float().flatten(2), dim=1).transpose(1, 2)  # [M, P, C]
-    t_flat = F.normalize(t.flatten(1), dim=1)  # the whole map as one unit vector
-    d_flat = F.normalize(d.flatten(1), dim=1)
-    ti_all, dj_all = torch.from_numpy(ii), torch.from_numpy(jj)
+    t = F.normalize(track_maps.float().flatten(2), dim=1).transpose(1, 2).contiguous()  # [N, P, C] unit cells
+    d = F.normalize(det_maps.float().flatten(2), dim=1).transpose(1, 2).contiguous()  # [M, Q, C]
     small = len(ii) * t.shape[1] * d.shape[1] * t.shape[2] < 5e7  # under ~0.1 GFLOP: one thread is faster
     with threads(1 if small else torch.get_num_threads()):
-        _recons_pairs(t, d, t_flat, d_flat, ti_all, dj_all, ii, jj, out, temperature, chunk)
+        _recons_pairs(t, d, torch.from_numpy(ii), torch.from_numpy(jj), ii, jj, out, temperature, chunk)
     return np.clip(out, 0.0, 1.0)
 
 
-def _recons_pairs(t, d, t_flat, d_flat, ti_all, dj_all, ii, jj, out, temperature, chunk) -> None:
+def _recons_pairs(t, d, ti_all, dj_all, ii, jj, out, temperature, chunk) -> None:
+    """The costs of the pairs ``(ti_all[k], dj_all[k])`` into ``out``, from cosines and Gram matrices only.
+
+    ``<rec_t, t> = sum_pq a_pq s_pq`` and ``|rec_t|^2 = sum_p (a G_d a^T)_pp`` with ``a = softmax_q(100 s)``
+    and ``G_d = d d^T`` the detection's cell Gram matrix (once per detection), likewise for ``rec_d``:
+    the ``[P, C]`` reconstructions, 2 of the 3 channel-sized products per pair and their gathers are not
+    needed (358 -> 60 ms at 300 boxes with 256 channels on one CPU thread, same costs to 1e-6).
+    """
+    gram_t, gram_d = torch.bmm(t, t.transpose(1, 2)), torch.bmm(d, d.transpose(1, 2))  # [N, P, P], [M, Q, Q]
+    norm_t, norm_d = t.flatten(1).norm(dim=1), d.flatten(1).norm(dim=1)  # whole-map norms (sqrt of live cells)
     for s in range(0, len(ii), chunk):
         ti, dj = ti_all[s:s + chunk], dj_all[s:s + chunk]
-        tc, dc = t[ti], d[dj]  # [K, P, C], [K, Q, C]
-        aff = torch.bmm(tc, dc.transpose(1, 2)) * temperature  # [K, P, Q]
-        rec_t = torch.bmm(aff.softmax(-1), dc)  # track cells rebuilt from detection cells
-        rec_d = torch.bmm(aff.softmax(-2).transpose(1, 2), tc)  # detection cells rebuilt from track cells
-        cos_td = (F.normalize(rec_t.flatten(1), dim=1) * t_flat[ti]).sum(1)
-        cos_dt = (F.normalize(rec_d.flatten(1), dim=1) * d_flat[dj]).sum(1)
+        # index_select, not t[ti]: advanced indexing is ~3x slower for these row gathers on CPU
+        cos = torch.bmm(t.index_select(0, ti), d.index_select(0, dj).transpose(1, 2))  # [K, P, Q]
+        a = (cos * temperature).softmax(-1)  # track cell p from detection cells
+        b = (cos * temperature).softmax(-2).transpose(1, 2).contiguous()  # [K, Q, P]: detection cell q from track cells
+        dot_t, dot_d = (a * cos).sum((1, 2)), (b * cos.transpose(1, 2)).sum((1, 2))
+        len_t = (torch.bmm(a, gram_d.index_select(0, dj)) * a).sum((1, 2)).clamp_min(0).sqrt().clamp_min(1e-12)
+        len_d = (torch.bmm(b, gram_t.index_select(0, ti)) * b).sum((1, 2)).clamp_min(0).sqrt().clamp_min(1e-12)
+        cos_td = dot_t / (len_t * norm_t[ti].clamp_min(1e-12))
+        cos_dt = dot_d / (len_d * norm_d[dj].clamp_min(1e-12))
         out[ii[s:s + chunk], jj[s:s + chunk]] = (1.0 - 0.5 * (cos_td + cos_dt)).cpu().numpy()
 
 

@@ -88,19 +88,17 @@ class Track:
         self.tlwh_obs, self.score = det.tlwh[i].copy(), float(det.scores[i])
         self.mask = None if det.masks is None else det.masks[i]
 
-    def observe(self, mean, cov, det: Detections, i: int, frame: int) -> None:
+    def observe(self, mean, cov, det: Detections, i: int, frame: int, maps: torch.Tensor | None = None,
+                vec: torch.Tensor | None = None) -> None:
+        """Take detection ``i`` of ``det``; ``maps`` / ``vec`` are the new appearance memory and pooled vector
+        when the caller has computed them for many tracks at once (:func:`blend_memory`)."""
         self.mean, self.cov, self.frame = mean, cov, frame
         self.tlwh_obs, self.score = det.tlwh[i].copy(), float(det.scores[i])
         if det.maps is not None:
-            new = det.maps[i]
-            # An averaged memory outlasts one partly occluded or misaligned observation: on 12 synthetic
-            # sequences, 0.7 gave 25 identity switches where the last map alone (UniTrack) gave 32, 0.9 gave 31.
-            if self.maps is None or self.map_alpha <= 0:
-                self.maps = new
-            else:
-                self.maps = F.normalize(self.map_alpha * self.maps + (1 - self.map_alpha) * new, dim=0)
-            v = new.flatten(1).mean(1)
-            self.smooth = v if self.smooth is None else self.alpha * self.smooth + (1 - self.alpha) * v
+            if maps is None:
+                (maps,), (vec,) = blend_memory([self], det.maps[i:i + 1])
+            self.maps = maps
+            self.smooth = vec if self.smooth is None else self.alpha * self.smooth + (1 - self.alpha) * vec
         if det.masks is not None:
             self.mask = det.masks[i]
         self.state = CONFIRMED
@@ -114,6 +112,25 @@ class Track:
     def tlbr(self) -> np.ndarray:
         b = self.tlwh
         return np.concatenate([b[:2], b[:2] + b[2:]])
+
+
+def blend_memory(tracks: list[Track], new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each track's RoI-map memory after observing ``new [K, C, h, w]`` (one map per track), and the new
+    maps' pooled vectors ``[K, C]``, computed for all tracks in one go.
+
+    The memory is an EMA renormalised per cell (``map_alpha``; 0 keeps the last map, as UniTrack). An
+    averaged memory outlasts one partly occluded or misaligned observation: on 12 synthetic sequences,
+    0.7 gave 25 identity switches where the last map alone gave 32, 0.9 gave 31."""
+    vec = new.flatten(2).mean(2)
+    blend = [k for k, t in enumerate(tracks) if t.maps is not None and t.map_alpha > 0]
+    if not blend:
+        return new, vec
+    maps = new.clone()
+    idx = torch.tensor(blend, device=new.device)
+    alpha = torch.tensor([tracks[k].map_alpha for k in blend], dtype=new.dtype, device=new.device).view(-1, 1, 1, 1)
+    old = torch.stack([tracks[k].maps for k in blend])
+    maps[idx] = F.normalize(alpha * old + (1 - alpha) * new[idx], dim=1)
+    return maps, vec
 
 
 def _tlbr(tlwh: np.ndarray) -> np.ndarray:
@@ -200,10 +217,14 @@ class AssociationTracker:
         u_det = u_det[u3_det]
 
         if matched:  # one batched Kalman update for all matched tracks
+            rows = [b for _, b in matched]
             mean, cov = self.kf.update(np.stack([t.mean for t, _ in matched]), np.stack([t.cov for t, _ in matched]),
-                                       tlwh_to_xyah(det.tlwh[[b for _, b in matched]]))
-            for (t, b), m, c in zip(matched, mean, cov):
-                t.observe(m, c, det, b, self.frame)
+                                       tlwh_to_xyah(det.tlwh[rows]))
+            maps = vecs = [None] * len(matched)
+            if det.maps is not None:
+                maps, vecs = blend_memory([t for t, _ in matched], det.maps[torch.as_tensor(rows)])
+            for (t, b), m, c, mp, v in zip(matched, mean, cov, maps, vecs):
+                t.observe(m, c, det, b, self.frame, mp, v)
         matched_ids = {id(t) for t, _ in matched}
         for t in tentative:
             if id(t) not in matched_ids:
