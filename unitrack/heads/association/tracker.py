@@ -122,15 +122,13 @@ def blend_memory(tracks: list[Track], new: torch.Tensor) -> tuple[torch.Tensor, 
     averaged memory outlasts one partly occluded or misaligned observation: on 12 synthetic sequences,
     0.7 gave 25 identity switches where the last map alone gave 32, 0.9 gave 31."""
     vec = new.flatten(2).mean(2)
-    blend = [k for k, t in enumerate(tracks) if t.maps is not None and t.map_alpha > 0]
-    if not blend:
+    alpha = [0.0 if t.maps is None else t.map_alpha for t in tracks]
+    if max(alpha) <= 0:
         return new, vec
-    maps = new.clone()
-    idx = torch.tensor(blend, device=new.device)
-    alpha = torch.tensor([tracks[k].map_alpha for k in blend], dtype=new.dtype, device=new.device).view(-1, 1, 1, 1)
-    old = torch.stack([tracks[k].maps for k in blend])
-    maps[idx] = F.normalize(alpha * old + (1 - alpha) * new[idx], dim=1)
-    return maps, vec
+    old = torch.stack([new[k] if a <= 0 else t.maps for k, (t, a) in enumerate(zip(tracks, alpha))])
+    a = torch.tensor(alpha, dtype=new.dtype, device=new.device).view(-1, 1, 1, 1)
+    mixed = F.normalize(a * old + (1 - a) * new, dim=1)
+    return torch.where(a > 0, mixed, new), vec
 
 
 def _tlbr(tlwh: np.ndarray) -> np.ndarray:
