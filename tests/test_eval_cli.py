@@ -126,3 +126,20 @@ def test_head_run_keeps_the_mp4_only_when_the_block_finishes(tmp_path):
         r.on_frame(0, None)
         raise InputError("x", "a bad frame")
     assert list(tmp_path.glob("*failed*")) == []  # nothing half-written is left
+
+
+def test_resuming_with_other_settings_is_refused_and_keeps_the_run(synth_root, tmp_path, capsys):
+    """Resuming skips written sequences, so a second run into the same --out with other options (or model,
+    weights, data) would score a mix: it is one error line, and the first run's files are untouched."""
+    base = ["eval", "--task", "mot", "--data", str(synth_root / "mot17"), "--model", "tiny-resnet",
+            "--device", "cpu", "--sequences", "SYNTH-01", "--out", str(tmp_path / "run")]
+    assert main([*base, "--opt", "use_appearance=false"]) == 0
+    pred = tmp_path / "run" / "mot" / "SYNTH-01.txt"
+    before = pred.read_text()
+    assert main([*base, "--opt", "use_appearance=false"]) == 0  # same settings: resumes (nothing to redo)
+    capsys.readouterr()
+    assert main([*base, "--opt", "use_appearance=false", "--opt", "track_buffer=5"]) == 2
+    err = _err_lines(capsys)
+    assert len(err) == 1 and err[0].startswith("error: ") and "options" in err[0] and "another --out" in err[0]
+    assert pred.read_text() == before
+    assert json.loads((tmp_path / "run" / "mot_settings.json").read_text())["options"] == {"use_appearance": False}

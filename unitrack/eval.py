@@ -118,6 +118,9 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
     seqs = list(sequences) if sequences else list(mod.sequences(root))
     if not seqs:
         raise InputError(root, f"no {task} sequences found (see the layout in CONTRACT.md)")
+    _check_resume(run / f"{task}_settings.json", task_dir,
+                  {"model": model, "pretrained": pretrained, "data": str(root.resolve()), "options": options},
+                  write=rank == 0)
     loader = _LazyModel(model, dev, pretrained)
     main_timing = run / f"{task}_timings.json"
     timing_path = main_timing if world == 1 else run / f"{task}_timings.rank{rank}.json"
@@ -194,6 +197,25 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
         raise InputError(None, f"{len(failures)} sequence(s) failed (see the lines above); "
                                f"the other {len(done)} are written and scored in {run / 'metrics.json'}")
     return metrics
+
+
+def _check_resume(path: Path, task_dir: Path, settings: dict, write: bool) -> None:
+    """One run directory, one configuration. Resuming skips the sequences already written, so resuming
+    with another model, weights, dataset or head options would silently score a mix: refuse it in one
+    line, before any work, and leave what is there untouched."""
+    from videossl.utils import atomic_write_json
+
+    if path.exists() and any(task_dir.iterdir()):
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = None  # unreadable: written atomically, so only a hand edit gets here; trust the request
+        if isinstance(old, dict) and old != settings:
+            key = next(k for k in settings if old.get(k) != settings[k])
+            raise InputError(path, f"{task_dir} was made with {key}={old.get(key)!r}, this run asks for "
+                                   f"{key}={settings[key]!r}; use another --out, or delete {task_dir} to start over")
+    if write:
+        atomic_write_json(path, settings)
 
 
 def register(subparsers) -> None:
