@@ -247,6 +247,10 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, clip_csv):
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed run differs from the uninterrupted one"
     ea, eb = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "split" / "model.safetensors")
     assert all(torch.equal(ea[k], eb[k]) for k in ea)  # the exported teacher too
+    # the log holds each step once (step 3, logged by the killed run, was redone) with the same losses
+    la, lb = ([json.loads(x) for x in (tmp_path / n / "metrics.jsonl").read_text().splitlines()] for n in ("full", "split"))
+    assert [r["step"] for r in lb] == [r["step"] for r in la] == [1, 2, 3, 4]
+    assert [r["loss"] for r in lb] == pytest.approx([r["loss"] for r in la])
 
 
 class NanAtStep3(torch.nn.Module):

@@ -244,7 +244,7 @@ def train(cfg: TrainConfig) -> dict:
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_views,
                                          num_workers=cfg.workers, persistent_workers=False,
                                          pin_memory=device.type == "cuda")
-    logger = MetricLogger(run) if main else None
+    logger = MetricLogger(run, resume_step=start) if main else None  # steps after `start` are redone
     bar = None
     if main:
         from tqdm import tqdm

@@ -11,21 +11,27 @@ from pathlib import Path
 class MetricLogger:
     """Append ``{"step": s, "time": t, **metrics}`` to ``DIR/metrics.jsonl`` and to TensorBoard in ``DIR/tb``.
 
-    Lines are flushed as written, so a killed run keeps every line it logged;
-    a resumed run appends (steps already logged are not rewritten).
-    TensorBoard is optional at run time: without it only the JSONL is written.
+    Lines are flushed as written, so a killed run keeps every line it logged. ``resume_step``: the step the
+    run continues from (its last checkpoint); lines logged after it by the killed run describe steps that
+    are about to be redone, so they are dropped (the JSONL rewritten atomically, TensorBoard through
+    ``purge_step``) and the log holds each step once. TensorBoard is optional at run time: without it
+    only the JSONL is written.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True):
+    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True, resume_step: int | None = None):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._jsonl = open(self.run_dir / "metrics.jsonl", "a", buffering=1)
+        path = self.run_dir / "metrics.jsonl"
+        if resume_step is not None and path.exists():
+            _truncate_after(path, resume_step)
+        self._jsonl = open(path, "a", buffering=1)
         self._tb = None
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._tb = SummaryWriter(str(self.run_dir / "tb"))
+                purge = None if resume_step is None else resume_step + 1
+                self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=purge)
             except ImportError:  # tensorboard is a declared dependency; tolerate its absence anyway
                 self._tb = None
 
@@ -47,3 +53,17 @@ class MetricLogger:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _truncate_after(path: Path, step: int) -> None:
+    """Keep the lines of steps ``<= step`` (and drop a torn last line); atomic, so a kill here loses nothing."""
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if int(json.loads(line)["step"]) <= step:
+                keep.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a kill mid-write
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(k + "\n" for k in keep))
+    os.replace(tmp, path)
