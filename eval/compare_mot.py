@@ -83,7 +83,8 @@ def combined_root(seeds, dest: Path) -> tuple[Path, list[str]]:
     return dest, names
 
 
-def quality(model_name: str, device: str, seeds=(0,), tmp: Path | None = None) -> tuple[list[str], dict]:
+def quality(model_name: str, device: str, seeds=(0,), tmp: Path | None = None,
+            pretrained: str | None = "default") -> tuple[list[str], dict]:
     from unitrack.heads import mot
     from unitrack.heads.embed import Embedder
     from unitrack.metrics.mot import evaluate
@@ -91,7 +92,7 @@ def quality(model_name: str, device: str, seeds=(0,), tmp: Path | None = None) -
 
     tmp = Path(tmp or tempfile.mkdtemp(prefix="compare_mot-"))
     root, seqs = combined_root(seeds, tmp / "benchmark")
-    model = create_model(model_name, device=device).eval()
+    model = create_model(model_name, pretrained=pretrained, device=device).eval()
     embedder = Embedder(model, device)
     cfg = mot.default_config(root)
     methods = {
@@ -172,13 +173,14 @@ KEPT = "## Reading the numbers"
 
 
 def write_markdown(path: Path, model_name: str, seqs, results: dict, spd: dict, frames: int,
-                   speed_model: str | None = None, seeds=(0,)) -> None:
+                   speed_model: str | None = None, seeds=(0,), pretrained: str = "default") -> None:
     from videossl.utils import machine_info
 
     lines = [f"# MOT association: appearance vs motion vs ByteTrack, and where the time goes", "",
              f"Measured {_dt.date.today().isoformat()} on {machine_info()}; model `{model_name}`; "
              f"`python eval/compare_mot.py --model {model_name} --speed-model {speed_model or model_name} "
-             f"--frames {frames} --seeds {' '.join(map(str, seeds))}`.", "",
+             f"--frames {frames} --seeds {' '.join(map(str, seeds))}"
+             + ("" if pretrained == "default" else f" --pretrained {pretrained}") + "`.", "",
              f"## Same detections, synthetic MOT benchmark: {len(seqs)} sequences (seeds {', '.join(map(str, seeds))}, "
              f"pooled into one evaluation)", "",
              "| method | MOTA | IDF1 | HOTA | IDSW | FP | FN | fps |", "|---|---|---|---|---|---|---|---|"]
@@ -214,11 +216,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="eval/results/mot.md")
     p.add_argument("--speed-model", default=None, help="model for the time split (default: --model)")
     p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--pretrained", default="default",
+                   help="weights of --model for (a): tag, Hugging Face id or local file (default: the model's own)")
     args = p.parse_args(argv)
-    seqs, results = quality(args.model, args.device, args.seeds)
+    seqs, results = quality(args.model, args.device, args.seeds, pretrained=args.pretrained)
     speed_model = args.speed_model or args.model
     spd = {} if args.skip_speed else speed(speed_model, args.device, args.frames)
-    write_markdown(Path(args.out), args.model, seqs, results, spd, args.frames, speed_model, args.seeds)
+    write_markdown(Path(args.out), args.model, seqs, results, spd, args.frames, speed_model, args.seeds, args.pretrained)
     print(Path(args.out).read_text())
     return 0
 
