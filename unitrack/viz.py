@@ -17,6 +17,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from videossl.utils.atomic import default_file_mode
+
 
 def color_for(identity: int) -> tuple[int, int, int]:
     """A stable, saturated RGB colour for an integer identity."""
@@ -96,7 +98,7 @@ class Mp4Writer:
         self._writer.release()
         self._writer = None
         if keep:
-            os.chmod(self._tmp, 0o644)  # mkstemp creates 0600; a rendered video is meant to be shared
+            os.chmod(self._tmp, default_file_mode())  # mkstemp creates 0600; a video is meant to be shared
             os.replace(self._tmp, self.path)
         else:
             os.unlink(self._tmp)

@@ -3,7 +3,9 @@
 Write to a temporary file in the destination's own directory (so the final
 ``os.replace`` is a rename on one file system), flush and fsync, then replace.
 A run killed mid-write leaves at most a ``.tmp-*`` file behind, which readers
-ignore, and never a truncated checkpoint, cache or feature file.
+ignore, and never a truncated checkpoint, cache or feature file. The result gets the
+permissions a plain ``open()`` would give it (0666 less the umask), not mkstemp's 0600, so
+checkpoints and caches on a shared machine stay readable by the group as usual.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 
+def default_file_mode() -> int:
+    """The mode ``open(path, "w")`` would create a file with: 0666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary sibling of ``path`` for writing; rename it onto ``path`` on success."""
@@ -23,6 +32,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, default_file_mode())
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
