@@ -79,6 +79,17 @@ def test_corrupt_frame_in_folder_names_the_frame(tmp_path):
         r.get_batch([1])
 
 
+def test_frame_opencv_cannot_read_is_decoded_by_pillow(tmp_path, monkeypatch):
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    frame = np.zeros((8, 8, 3), np.uint8)
+    frame[2:5, 3:6] = (200, 40, 10)  # RGB
+    cv2.imwrite(str(folder / "00000.png"), frame[..., ::-1])
+    r = open_video(folder)
+    monkeypatch.setattr(r._cv2, "imread", lambda *a, **k: None)  # the transient libpng failure
+    np.testing.assert_array_equal(r.get_batch([0])[0], frame)
+
+
 def test_samplers_known_indices():
     assert samplers.uniform_indices(10, 5) == [1, 3, 5, 7, 9]
     assert samplers.uniform_indices(3, 6) == [0, 0, 1, 1, 2, 2]

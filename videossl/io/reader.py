@@ -204,10 +204,18 @@ class FrameFolderReader(VideoReader):
     def _imread(self, i: int) -> np.ndarray:
         f = self.files[i]
         img = self._cv2.imread(f, self._cv2.IMREAD_COLOR)
-        if img is None:
+        if img is not None:
+            return self._cv2.cvtColor(img, self._cv2.COLOR_BGR2RGB)
+        # OpenCV's imread has failed once, transiently, on a valid PNG under load ("libpng error: bad
+        # parameters to zlib"); Pillow gets a second look before a frame is declared corrupt.
+        from PIL import Image
+
+        try:
+            with Image.open(f) as im:
+                return np.asarray(im.convert("RGB"))
+        except (OSError, ValueError):
             problem = "empty file" if os.path.getsize(f) == 0 else "cannot decode image (corrupt or not an image)"
-            raise InputError(f, problem)
-        return self._cv2.cvtColor(img, self._cv2.COLOR_BGR2RGB)
+            raise InputError(f, problem) from None
 
     def get_batch(self, indices: Sequence[int]) -> np.ndarray:
         idx = self._check_indices(indices)
