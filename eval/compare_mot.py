@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 
 def _array_reader(frames: np.ndarray, fps: float = 30.0):
@@ -92,6 +93,7 @@ def quality(model_name: str, device: str, seeds=(0,), tmp: Path | None = None,
 
     tmp = Path(tmp or tempfile.mkdtemp(prefix="compare_mot-"))
     root, seqs = combined_root(seeds, tmp / "benchmark")
+    torch.manual_seed(0)  # a random-init model (tiny-resnet) is then the same one in every run
     model = create_model(model_name, pretrained=pretrained, device=device).eval()
     embedder = Embedder(model, device)
     cfg = mot.default_config(root)
