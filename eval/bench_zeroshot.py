@@ -77,9 +77,12 @@ def accuracy(model, root: Path, concepts: str, clip_len: int, batch: int) -> dic
     y_test = torch.tensor([y for _, y in split.test])
     logits = clf.scores(test_emb).cpu()
     probe = fit_linear_probe(train_emb.cpu(), [str(y) for _, y in split.train])
+    from videossl.metrics.disentanglement import collapse_report
+
     return {"zs_top1": float(topk_hits(logits, y_test, 1).float().mean()),
             "zs_top5": float(topk_hits(logits, y_test, 5).float().mean()),
             "lp_top1": evaluate_probe(probe, test_emb.cpu(), [str(y) for _, y in split.test])["top1"],
+            "effective_rank": collapse_report(test_emb.float().cpu().numpy())["effective_rank"],
             "train": len(train_names), "test": len(test_names)}
 
 

@@ -34,20 +34,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def action_scores(model, cache: Path) -> dict:
     from bench_zeroshot import accuracy
     from videossl.data.actions import generate_actions
-    from videossl.metrics.disentanglement import collapse_report
-    from videossl.zeroshot import ZeroShotClassifier
 
     root = cache / "actions_seed0"
     if not (root / "ucfTrainTestlist" / "testlist01.txt").exists():
         generate_actions(root, 12, 6, seed=0)
-    acc = accuracy(model, root, str(ROOT / "prompts" / "synthetic_actions.json"), clip_len=8, batch=16)
-    clf = ZeroShotClassifier(model, str(ROOT / "prompts" / "synthetic_actions.json"), clip_len=8, batch_size=16)
-    _, emb, _ = clf.embed_videos(sorted(str(p) for p in (root / "test").rglob("*.mp4")))
-    acc["effective_rank"] = collapse_report(emb.float().cpu().numpy())["effective_rank"]
-    return acc
+    return accuracy(model, root, str(ROOT / "prompts" / "synthetic_actions.json"), clip_len=8, batch=16)
 
 
-def tracking_scores(model_name: str, weights: str, seeds, cache: Path, device: str) -> dict:
+def tracking_scores(model_name: str, weights: str, seeds, device: str) -> dict:
     from unitrack.data.synth import ensure_benchmark
     from unitrack.eval import evaluate_task
 
@@ -85,7 +79,7 @@ def evaluate_checkpoint(model_name: str, weights: str, seeds, cache: Path, devic
         pretrained = str(path)
     model = create_model(model_name, pretrained=pretrained, device=device).eval()
     row = {"weights": weights, "actions": action_scores(model, cache)}
-    row.update(tracking_scores(model_name, pretrained, seeds, cache, device))
+    row.update(tracking_scores(model_name, pretrained, seeds, device))
     row.update(mot_scores(model_name, pretrained, device))
     return row
 

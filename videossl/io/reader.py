@@ -206,8 +206,9 @@ class FrameFolderReader(VideoReader):
         img = self._cv2.imread(f, self._cv2.IMREAD_COLOR)
         if img is not None:
             return self._cv2.cvtColor(img, self._cv2.COLOR_BGR2RGB)
-        # OpenCV's imread has failed once, transiently, on a valid PNG under load ("libpng error: bad
-        # parameters to zlib"); Pillow gets a second look before a frame is declared corrupt.
+        # OpenCV's imread has failed intermittently on valid PNGs inside a long training run ("libpng
+        # error: bad parameters to zlib"; not reproduced alone); Pillow gets a second look before a
+        # frame is declared corrupt.
         from PIL import Image
 
         try:

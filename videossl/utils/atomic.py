@@ -13,15 +13,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
 
 
 def default_file_mode() -> int:
-    """The mode ``open(path, "w")`` would create a file with: 0666 less the process umask."""
-    umask = os.umask(0)
-    os.umask(umask)
+    """The mode ``open(path, "w")`` would create a file with: 0666 less the process umask.
+
+    Linux reports the umask in ``/proc/self/status``; elsewhere it is read by setting it and putting
+    it back, which briefly leaves other threads creating files with umask 0.
+    """
+    try:
+        match = re.search(r"^Umask:\s*([0-7]+)", Path("/proc/self/status").read_text(), re.MULTILINE)
+    except OSError:
+        match = None
+    if match:
+        umask = int(match.group(1), 8)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
     return 0o666 & ~umask
 
 
