@@ -306,3 +306,32 @@ def test_listing_folder_and_csv_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no videos"):
         list_videos(tmp_path / "empty")
+
+
+def test_plot_reads_metrics_and_renders_png(tmp_path):
+    from PIL import Image
+
+    from videossl.cli import main as videossl_main
+    from videossl.errors import InputError
+    from videossl.train.plot import read_metrics
+
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = [json.dumps({"step": s, "time": 0.0, "loss": 10.0 - s, "lr": 0.1 * s}) for s in (1, 2, 3)]
+    lines.append(json.dumps({"step": 3, "time": 0.0, "loss": 5.0, "lr": 0.3}))  # a redone step: later wins
+    (run / "metrics.jsonl").write_text("\n".join(lines) + '\n{"step": 4, "lo')  # torn last line (killed)
+    series = read_metrics(run)
+    assert sorted(series) == ["loss", "lr"]
+    np.testing.assert_array_equal(series["loss"][0], [1, 2, 3])
+    np.testing.assert_array_equal(series["loss"][1], [9.0, 8.0, 5.0])
+    assert videossl_main(["plot", str(run)]) == 0
+    # read with Pillow: in this test process OpenCV's PNG decoder can be broken by earlier tests
+    # ("libpng error: bad parameters to zlib" after test_unreadable_video_is_skipped_and_counted)
+    with Image.open(run / "curves.png") as im:
+        assert im.format == "PNG" and im.size[0] > 400 and im.size[1] > 100  # two panels side by side
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(lines[0] + "\nnot json\n" + lines[1] + "\n")
+    with pytest.raises(InputError, match=r"bad.jsonl:2: "):
+        read_metrics(bad)
+    assert videossl_main(["plot", str(run), "--keys", "accuracy"]) == 2  # unknown key: one error line

@@ -8,6 +8,7 @@ from videossl.clitools import run_cli
 COMMANDS: dict[str, str] = {
     "extract": "videossl.extract",
     "train": "videossl.train.cli",
+    "plot": "videossl.train.plot",
     "concepts": "videossl.concepts.generate",
     "metrics": "videossl.metrics.cli",
     "zeroshot": "videossl.zeroshot",

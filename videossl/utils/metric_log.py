@@ -64,6 +64,6 @@ def _truncate_after(path: Path, step: int) -> None:
                 keep.append(line)
         except (ValueError, KeyError, TypeError):
             continue  # a line cut short by a kill mid-write
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(k + "\n" for k in keep))
-    os.replace(tmp, path)
+    from videossl.utils.atomic import atomic_write_text
+
+    atomic_write_text(path, "".join(k + "\n" for k in keep))
