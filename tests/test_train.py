@@ -313,7 +313,10 @@ def test_plot_reads_metrics_and_renders_png(tmp_path):
 
     from videossl.cli import main as videossl_main
     from videossl.errors import InputError
-    from videossl.train.plot import read_metrics
+    from videossl.train.plot import moving_average, read_metrics
+
+    np.testing.assert_allclose(moving_average(np.array([1.0, 2.0, np.nan, 4.0, np.inf, 6.0]), 3),
+                               [1.0, 1.5, 1.5, 3.0, 4.0, 5.0])  # trailing window, non-finite values skipped
 
     run = tmp_path / "run"
     run.mkdir()

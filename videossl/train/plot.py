@@ -47,12 +47,15 @@ def read_metrics(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing mean over ``window`` points (shorter at the start), NaNs ignored."""
-    out = np.empty_like(values)
-    for i in range(len(values)):
-        chunk = values[max(0, i - window + 1): i + 1]
-        out[i] = np.nanmean(chunk) if np.isfinite(chunk).any() else np.nan
-    return out
+    """Trailing mean over ``window`` points (shorter at the start), non-finite values ignored."""
+    finite = np.isfinite(values)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(finite, values, 0.0))])
+    counts = np.concatenate([[0], np.cumsum(finite)])
+    hi = np.arange(1, len(values) + 1)
+    lo = np.maximum(0, hi - window)
+    n = counts[hi] - counts[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (sums[hi] - sums[lo]) / np.maximum(n, 1), np.nan)
 
 
 def render_curves(series: dict, keys: list[str] | None = None, title: str = "", smooth: int = 0) -> bytes:
