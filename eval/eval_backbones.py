@@ -69,7 +69,7 @@ def evaluate_checkpoint(model_name: str, weights: str, seeds, cache: Path, devic
     from videossl.models import create_model
 
     torch.manual_seed(0)  # "random" is then the same init in every process
-    pretrained = None if weights == "random" else weights
+    pretrained = weights
     if weights == "random":
         path = cache / f"{model_name}-random-seed0.safetensors"
         if not path.exists():

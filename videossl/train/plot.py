@@ -60,10 +60,7 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
 
 def render_curves(series: dict, keys: list[str] | None = None, title: str = "", smooth: int = 0) -> bytes:
     """PNG bytes with one panel per key (default: all), ``smooth`` steps of moving average (0: ~2% of the run)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no global figure state, no backend switch for the caller
 
     keys = list(keys or series)
     unknown = [k for k in keys if k not in series]
@@ -71,7 +68,8 @@ def render_curves(series: dict, keys: list[str] | None = None, title: str = "", 
         raise InputError(None, f"no metric {', '.join(unknown)} in the log (it has: {', '.join(series)})")
     cols = min(3, len(keys))
     rows = math.ceil(len(keys) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
+    fig = Figure(figsize=(4.2 * cols, 2.8 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, key in zip(axes.flat, keys):
         steps, values = series[key]
         window = smooth or max(1, len(values) // 50)
@@ -89,7 +87,6 @@ def render_curves(series: dict, keys: list[str] | None = None, title: str = "", 
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
     return buf.getvalue()
 
 

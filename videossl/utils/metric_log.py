@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+from videossl.utils.atomic import atomic_write_text
+
 
 class MetricLogger:
     """Append ``{"step": s, "time": t, **metrics}`` to ``DIR/metrics.jsonl`` and to TensorBoard in ``DIR/tb``.
@@ -64,6 +66,4 @@ def _truncate_after(path: Path, step: int) -> None:
                 keep.append(line)
         except (ValueError, KeyError, TypeError):
             continue  # a line cut short by a kill mid-write
-    from videossl.utils.atomic import atomic_write_text
-
     atomic_write_text(path, "".join(k + "\n" for k in keep))
