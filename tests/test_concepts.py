@@ -202,7 +202,12 @@ def test_generate_rejects_bad_label_file(tmp_path):
     ("synthetic_actions.json", "synthetic_actions", 7, "moving left"),
 ])
 def test_shipped_prompts(fname, name, count, example):
-    s = load_concepts(ROOT / "prompts" / fname)
+    from videossl.concepts.shipped import shipped_concepts
+
+    path = shipped_concepts()[fname[:-5]]  # package data: present in an installed toolkit, not only a clone
+    assert (ROOT / "prompts" / fname).resolve() == (ROOT / "videossl" / "prompts" / fname).resolve()
+    s = load_concepts(path)
+    assert load_concepts(f"prompts/{fname}").name == load_concepts(fname[:-5]).name == s.name
     assert s.name == name and len(s) == count == len(set(s.class_names)) and example in s.class_names
     assert all(len(c.descriptions) >= 3 and 3 <= len(c.attributes) <= 6 for c in s.classes)
     inc = s.incidence()

@@ -53,7 +53,7 @@ def _kinetics_csv(root: Path) -> Path:
 
 def load_splits(args):
     from videossl.actions import splits as S
-    from videossl.actions.evaluate import PROMPTS_DIR
+    from videossl.concepts.shipped import require_shipped
 
     root = Path(args.root)
     if args.dataset == "synthetic":
@@ -67,7 +67,7 @@ def load_splits(args):
         return S.ucf101_splits(root, args.splits, args.videos)
     if args.dataset == "hmdb51":
         return S.hmdb51_splits(root, args.splits, args.videos)
-    k400 = args.k400_classes or PROMPTS_DIR / "kinetics.json"
+    k400 = args.k400_classes or require_shipped("kinetics")
     if not Path(k400).is_file() and not args.novel_classes:
         raise InputError(k400, "no Kinetics-400 class list; pass --k400-classes or --novel-classes")
     return S.k600_novel_splits(args.annotations or _kinetics_csv(root), k400, args.videos or root, args.novel_classes)

@@ -19,7 +19,6 @@ import torch
 from videossl.actions.splits import Split
 from videossl.concepts import ConceptClass, ConceptSpace, load_concepts, readable_name
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"  # the repository's concept files (editable install)
 
 
 def concept_space_for(classes: list[str], concepts=None) -> tuple[ConceptSpace, int]:
@@ -90,7 +89,8 @@ def zeroshot_eval(model, splits: list[Split], concepts=None, templates=None, *, 
 
 
 def default_concepts(dataset: str) -> str | None:
-    """The repository's concept file for a dataset (``prompts/ucf101.json`` ...), when present."""
-    name = {"synthetic": "synthetic_actions"}.get(dataset, dataset)
-    p = PROMPTS_DIR / f"{name}.json"
-    return os.fspath(p) if p.is_file() else None
+    """The shipped concept file for a dataset (``prompts/ucf101.json`` ...), when there is one."""
+    from videossl.concepts.shipped import shipped_concepts
+
+    p = shipped_concepts().get({"synthetic": "synthetic_actions"}.get(dataset, dataset))
+    return os.fspath(p) if p is not None else None

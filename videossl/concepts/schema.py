@@ -128,8 +128,11 @@ def parse_concepts(data, path: str | os.PathLike | None = None, default_name: st
 
 
 def load_concepts(path: str | os.PathLike) -> ConceptSpace:
-    """Read and validate a concept file; errors name the file and the entry."""
-    p = Path(path)
+    """Read and validate a concept file (a path, or a shipped space by name: ``kinetics``,
+    ``prompts/kinetics.json``); errors name the file and the entry."""
+    from videossl.concepts.shipped import resolve_concepts_path
+
+    p = resolve_concepts_path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
