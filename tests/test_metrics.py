@@ -191,8 +191,11 @@ def test_mots_perfect_partial_empty():
     part = [_obj(f, 7, 5, 5, h=8) for f in (1, 2)]  # IoU 0.8 -> soft TP 0.8 each
     assert mots.evaluate_arrays({"s": gt}, {"s": part})["overall"] == approx(
         {"sMOTSA": 0.8, "MOTSA": 1.0, "IDF1": 1.0, "IDSW": 0})
-    half = [_obj(f, 7, 5, 5, h=5) for f in (1, 2)]  # IoU exactly 0.5: no match (MOTS: IoU > 0.5)
+    half = [_obj(f, 7, 5, 5, h=5) for f in (1, 2)]  # IoU exactly 0.5: a match (TrackEval: IoU >= 0.5)
     assert mots.evaluate_arrays({"s": gt}, {"s": half})["overall"] == approx(
+        {"sMOTSA": 0.5, "MOTSA": 1.0, "IDF1": 1.0, "IDSW": 0})
+    less = [_obj(f, 7, 5, 5, h=4) for f in (1, 2)]  # IoU 0.4: a miss and a false positive per frame
+    assert mots.evaluate_arrays({"s": gt}, {"s": less})["overall"] == approx(
         {"sMOTSA": -1.0, "MOTSA": -1.0, "IDF1": 0.0, "IDSW": 0})
     assert mots.evaluate_arrays({"s": gt}, {})["overall"] == approx(
         {"sMOTSA": 0.0, "MOTSA": 0.0, "IDF1": 0.0, "IDSW": 0})
@@ -443,7 +446,7 @@ def test_mots_equals_trackeval_motschallenge(tmp_path):
             taken |= m
             gt_rows.append((f, 2001 + k, 2, m))
             if rng.random() < 0.85:
-                shift = int(rng.integers(-3, 4))  # |shift| 4 would give IoU exactly 0.5: TrackEval matches it, MOTS does not
+                shift = int(rng.integers(-4, 5))  # |shift| 4 gives IoU exactly 0.5: TrackEval matches it (mots_tools would not)
                 p = np.roll(m, shift, axis=1)
                 pid = 1 + (k if not (f > 15 and k < 2) else 1 - k)  # identity swap of tracks 0 and 1
                 pred_rows.append((f, 2000 + pid, 2, p))
