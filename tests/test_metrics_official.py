@@ -204,10 +204,10 @@ GT = "1,1,10,10,20,40,1,1,1\n2,1,11,10,20,40,1,1,1\n"
 
 
 @pytest.mark.parametrize("gt_text, message", [
-    ("1,1,10,10,20,40,1,1,1\n2,1,nan,10,20,40,1,1,1\n", r"gt\.txt:2: nan in column 3 \(box x\)"),
-    ("1,1,10,10,20,40,1,1,1\n2,1,10,10,20,NaN,1,1,1\n", r"gt\.txt:2: nan in column 6 \(box height\)"),
+    ("1,1,10,10,20,40,1,1,1\n2,1,nan,10,20,40,1,1,1\n", r"gt\.txt:2: NaN in column 3 \(box x\)"),
+    ("1,1,10,10,20,40,1,1,1\n2,1,10,10,20,NaN,1,1,1\n", r"gt\.txt:2: NaN in column 6 \(box height\)"),
     ("1,1,10,10,20,40,1,1,1\n\n2,1,10,10,20,inf,1,1,1\n", r"gt\.txt:3: inf in column 6"),
-    ("1,1,10,10,20,40,1,nan,1\n", r"gt\.txt:1: nan in column 8 \(class\)"),
+    ("1,1,10,10,20,40,1,nan,1\n", r"gt\.txt:1: NaN in column 8 \(class\)"),
     ("1,1,10,10,20,40,1,1,1\n1,1,30,10,20,40,1,1,1\n", r"gt\.txt:2: id 1 appears twice in frame 1 \(also on line 1\)"),
     ("4,1,10,10,20,40,1,1,1\n", r"gt\.txt:1: bad frame number 4 \(sequence has 3 frames\)"),
 ])
@@ -219,7 +219,7 @@ def test_bad_ground_truth_is_one_line(tmp_path, gt_text, message):
 
 def test_bad_prediction_is_one_line(tmp_path):
     root, pred = _one_seq(tmp_path, GT, "1,1,10,10,20,40,1,-1,-1,-1\n2,3,nan,1,2,3,1,-1,-1,-1\n")
-    with pytest.raises(InputError, match=r"SEQ-01\.txt:2: nan in column 3"):
+    with pytest.raises(InputError, match=r"SEQ-01\.txt:2: NaN in column 3"):
         mot.evaluate(root, pred)
     (pred / "SEQ-01.txt").write_text("1,1,10,10,20,40,1,2,-1,-1\n")
     with pytest.raises(InputError, match=r"SEQ-01\.txt:1: class 2 in column 8: MOTChallenge scores pedestrians only"):
@@ -254,5 +254,5 @@ def test_detections_nan_past_length_and_empty_are_noted(tmp_path):
     kept, notes = detection_rows(motdata.read_mot_txt(det, 3, detections=True), 3, det)
     assert len(kept) == 0 and notes == [f"{det}: no detections (empty file); this sequence's predictions will be empty"]
     det.write_text("1,-1,10,10,20,40,0.9\n2,-1,nan,10,20,40,0.9\n")
-    with pytest.raises(InputError, match=r"det\.txt:2: nan in column 3"):  # not a detection reader: strict
+    with pytest.raises(InputError, match=r"det\.txt:2: NaN in column 3"):  # not a detection reader: strict
         motdata.read_mot_txt(det, 3)

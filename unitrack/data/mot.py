@@ -149,7 +149,8 @@ def read_mot_txt(path: str | os.PathLike, num_frames: int | None = None, benchma
     bad = ~np.isfinite(a[:, :checked])
     if bad.any() and not detections:
         r, c = np.argwhere(bad)[0]
-        raise InputError(path, f"{a[r, c]} in column {c + 1} ({_COLUMN_NAMES[c]}): a MOTChallenge line needs "
+        what = "NaN" if np.isnan(a[r, c]) else f"{a[r, c]:g}"
+        raise InputError(path, f"{what} in column {c + 1} ({_COLUMN_NAMES[c]}): a MOTChallenge line needs "
                                "finite numbers", line=int(line_no[r]))
     finite = ~bad.any(1)
     frame = a[:, 0]
