@@ -219,18 +219,33 @@ def test_eval_runner_motion_only_resume_and_bad_input(tmp_path, capsys):
     evaluate_task("mot", root, out=run, options=MOTION_ONLY, progress=False)
     assert (run / "mot" / "SEQ-01.txt").read_text() == first and (run / "mot" / "SEQ-02.txt").exists()
 
-    # an empty detection file is tracked through (no tracks); a detection on a frame that does not
-    # exist is one InputError line, and the other sequence is still written and scored
+    # an empty detection file is tracked through (no tracks) with one notice; a detection on a frame past
+    # seqLength is dropped with one warning naming its line (the README's promise), the sequence still scored
     (root / "train" / "SEQ-01" / "det" / "det.txt").write_text("")
-    with open(root / "train" / "SEQ-02" / "det" / "det.txt", "a") as f:
-        f.write("99,-1,1,1,10,10,0.9,-1,-1,-1\n")
+    det2 = root / "train" / "SEQ-02" / "det" / "det.txt"
+    good = det2.read_text()
+    det2.write_text(good + "99,-1,1,1,10,10,0.9,-1,-1,-1\n")
     run2 = tmp_path / "run2"
-    with pytest.raises(InputError, match="1 sequence"):
-        evaluate_task("mot", root, out=run2, options=MOTION_ONLY, progress=False)
-    assert "det.txt" in capsys.readouterr().err
+    m2 = evaluate_task("mot", root, out=run2, options=MOTION_ONLY, progress=False)
+    err = capsys.readouterr().err
+    assert "SEQ-01/det/det.txt: no detections (empty file)" in err
+    assert "SEQ-02/det/det.txt:25: detection in frame 99, past seqLength 12; 1 such row(s) dropped" in err
     assert (run2 / "mot" / "SEQ-01.txt").read_text() == ""
-    assert not (run2 / "mot" / "SEQ-02.txt").exists()
-    assert json.loads((run2 / "metrics.json").read_text())["per_sequence"]["SEQ-01"]["FN"] == 24
+    assert m2["per_sequence"]["SEQ-01"]["FN"] == 24 and m2["per_sequence"]["SEQ-02"]["MOTA"] == pytest.approx(1.0)
+    # a NaN detection: dropped, the warning names the line and says NaN
+    det2.write_text(good.replace("\n", "\nnan,-1,1,1,10,10,0.9,-1,-1,-1\n", 1).replace("nan,-1,1", "3,-1,nan", 1))
+    run3 = tmp_path / "run3"
+    evaluate_task("mot", root, out=run3, options=MOTION_ONLY, progress=False)
+    assert "SEQ-02/det/det.txt:2: NaN in a detection; 1 such row(s) dropped" in capsys.readouterr().err
+    # a malformed line is one InputError line, and the other sequence is still written and scored
+    det2.write_text(good + "3,-1,abc,1,10,10,0.9,-1,-1,-1\n")
+    run4 = tmp_path / "run4"
+    with pytest.raises(InputError, match="1 sequence"):
+        evaluate_task("mot", root, out=run4, options=MOTION_ONLY, progress=False)
+    assert "det.txt:25: not a number" in capsys.readouterr().err
+    assert (run4 / "mot" / "SEQ-01.txt").read_text() == ""
+    assert not (run4 / "mot" / "SEQ-02.txt").exists()
+    assert json.loads((run4 / "metrics.json").read_text())["per_sequence"]["SEQ-01"]["FN"] == 24
 
 
 def _write_mots_root(root, n=10, size=(64, 96)):

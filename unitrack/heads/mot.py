@@ -187,10 +187,29 @@ def load_sequence(root: Path, name: str) -> tuple[SequenceFrames, dict[int, np.n
     det_path = Path(root) / "train" / name / "det" / "det.txt"
     if seq.det is None:
         raise InputError(det_path, "missing: the MOT head tracks the sequence's detections (MOTChallenge det.txt)")
-    d = seq.det
+    d, notes = detection_rows(seq.det, len(seq), det_path)
     dets = {int(f): np.concatenate([d.boxes[d.frame == f], d.conf[d.frame == f, None]], 1) for f in np.unique(d.frame)}
-    dets, notes = clean_detections(dets, len(seq), (seq.height, seq.width), str(det_path))
-    return SequenceFrames(seq), dets, notes
+    dets, more = clean_detections(dets, len(seq), (seq.height, seq.width), str(det_path))
+    return SequenceFrames(seq), dets, notes + more
+
+
+def detection_rows(d, num_frames: int, path: Path):
+    """Drop det.txt rows with a NaN/infinite value or a frame past ``seqLength``; one note per kind, naming
+    the first such line. An empty file is tracked through (no tracks) with a note saying so."""
+    notes = []
+    if len(d) == 0:
+        notes.append(f"{path}: no detections (empty file); this sequence's predictions will be empty")
+    finite = np.isfinite(d.boxes).all(1) & np.isfinite(d.conf)
+    if not finite.all():
+        k = int(np.flatnonzero(~finite)[0])
+        what = "NaN" if np.isnan(np.append(d.boxes[k], d.conf[k])).any() else "an infinite value"
+        notes.append(f"{path}:{d.line[k]}: {what} in a detection; {int((~finite).sum())} such row(s) dropped")
+    past = finite & (d.frame >= num_frames)
+    if past.any():
+        k = int(np.flatnonzero(past)[0])
+        notes.append(f"{path}:{d.line[k]}: detection in frame {d.frame[k] + 1}, past seqLength {num_frames}; "
+                     f"{int(past.sum())} such row(s) dropped")
+    return d.select(finite & ~past), notes
 
 
 def default_config(root: Path | None = None, frame_rate: float = 30.0) -> TrackerConfig:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import warnings
+import sys
 from pathlib import Path
 
 from videossl.errors import InputError
@@ -18,14 +18,15 @@ def prediction_dir(pred_dir: str | os.PathLike) -> Path:
 
 
 def prediction_file(pred_dir: str | os.PathLike, name: str) -> Path | None:
-    """``pred_dir/name`` if it holds anything; ``None`` (with a warning when absent) otherwise.
+    """``pred_dir/name`` if it holds anything; ``None`` otherwise (one ``warning:`` line on stderr when absent).
 
     A sequence without a prediction file is scored as a tracker that output nothing there, as the
-    official tools score an empty file, rather than aborting the whole evaluation.
+    official tools score an empty file, rather than aborting the whole evaluation (TrackEval itself
+    refuses to run when a file is missing).
     """
     path = prediction_dir(pred_dir) / name
     if not path.exists():
-        warnings.warn(f"{path}: no prediction file; scored as empty", stacklevel=3)
+        print(f"warning: {path}: no prediction file; scored as an empty one (no predictions)", file=sys.stderr)
         return None
     if path.is_file() and not path.read_bytes().strip():
         return None

@@ -2,37 +2,31 @@
 
 Objects are ``(frame, obj_id, class_id, rle)`` with COCO RLE masks (``{"size": [h, w], "counts"}``);
 MOTS20 ids are ``class_id * 1000 + k``; class 2 = pedestrian (the evaluated class), class 10 = ignore
-region. Per frame, following ``mots_tools`` (Voigtlaender et al., CVPR 2019) and TrackEval's
-``MOTSChallenge`` (the evaluator of the MOTChallenge server):
+region. Every figure comes from TrackEval's ``MOTSChallenge`` (the evaluator of the MOTChallenge
+server) in one pass: its mask IoU (``_calculate_similarities``), its ``get_preprocessed_seq_data``
+(class-2 ground truth and predictions; an unmatched prediction — Hungarian on IoU >= 0.5 — lying more
+than half inside the frame's merged ignore regions is removed), then its ``CLEAR`` (``MOTSA`` is its
+``MOTA``, ``sMOTSA`` its ``sMOTA``, ``TP~ = Σ IoU``) and ``Identity`` (IDF1), combined over sequences by
+their ``combine_sequences``. With no ground truth a zero denominator is taken as 1 (TrackEval's convention).
 
-* ground truth = class-2 masks; predictions = class-2 masks (other classes are dropped);
-* a prediction and a ground-truth mask correspond when their mask IoU > 0.5 — unique because masks
-  of one frame do not overlap, so no assignment problem arises;
-* an unmatched prediction lying more than half inside the union of the frame's ignore regions
-  (``|P ∩ I| / |P| > 0.5``) is removed — neither FP nor counted anywhere else;
-* TP / FN / FP per frame; an ID switch when a ground-truth track is matched to a different predicted
-  id than at its previous match; ``TP~ = Σ IoU`` over matches;
-* ``MOTSA = (|TP| - |FP| - IDSW) / |M|``, ``sMOTSA = (TP~ - |FP| - IDSW) / |M|`` (|M| = ground-truth
-  masks), ``IDF1 = 2 IDTP / (|M| + |predictions|)`` with the identity assignment of Ristani et al.
-  over IoU > 0.5 pairs.
-
-Counting and the identity assignment run through TrackEval's ``CLEAR`` and ``Identity`` metrics on
-the preprocessed frames, with IoU ≤ 0.5 zeroed so that their ``>= 0.5`` test becomes MOTS's ``> 0.5``
-(``mots_tools``' ``c > 0.5``). This is the one place where TrackEval's MOTSChallenge differs: it
-matches a pair whose IoU is exactly 0.5; elsewhere the results are identical (tested against it).
-Stated difference from ``mots_tools``: its IDF1 keeps predictions inside ignore regions in the
-denominator (its own TODO notes it); TrackEval and this module remove them first. Sequences combine
-by summing counts. With no ground truth a zero denominator is taken as 1 (TrackEval's convention).
+Stated differences from ``mots_tools`` (Voigtlaender et al., CVPR 2019, the original MOTS code): it
+matches only IoU > 0.5 where TrackEval matches IoU >= 0.5 (a pair at exactly 0.5 counts here, as on
+the server), and its IDF1 keeps predictions inside ignore regions in the denominator (its own TODO
+notes it). Files are read by :mod:`unitrack.data.mots` (RLE, frame and size checked with the line named).
 """
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import numpy as np
+
+from videossl.errors import InputError
 
 PEDESTRIAN = 2
 IGNORE_CLASS = 10
 IOU_THRESHOLD = 0.5
-_EPS = np.finfo(float).eps
 
 
 def encode_mask(mask: np.ndarray) -> dict:
@@ -56,84 +50,79 @@ def _by_frame(objs, num_frames: int) -> list[list[tuple[int, int, dict]]]:
     return frames
 
 
-def preprocess(gt, pred, num_frames: int | None = None, class_id: int = PEDESTRIAN):
-    """Per frame ``(gt_ids, pred_ids, iou[gt, pred])`` after the MOTS20 rules (1-based frames)."""
+@functools.lru_cache(maxsize=None)
+def _dataset():
+    """TrackEval's ``MOTSChallenge``, used for its similarity and preprocessing only (it never reads files here;
+    its constructor wants one existing ground-truth file, so it is pointed at its own module file)."""
+    from trackeval.datasets import MOTSChallenge
+    from trackeval.datasets import mots_challenge as module
+
+    here = str(Path(module.__file__).resolve()).replace("{", "{{").replace("}", "}}")
+    return MOTSChallenge({"GT_LOC_FORMAT": here, "SKIP_SPLIT_FOL": True, "SEQ_INFO": {"_": 1},
+                          "TRACKERS_TO_EVAL": [], "PRINT_CONFIG": False})
+
+
+def raw_sequence(seq: str, gt, pred, num_frames: int | None = None) -> dict:
+    """TrackEval's raw data of one sequence (what ``MOTSChallenge.get_raw_seq_data`` returns), 1-based frames."""
     from pycocotools import mask as mask_utils
 
     gt, pred = list(gt), list(pred)
     if num_frames is None:
         num_frames = max([int(o[0]) for o in gt + pred], default=0)
-    out = []
+    ds = _dataset()
+    raw = {k: [] for k in ("gt_ids", "gt_classes", "gt_dets", "gt_ignore_region", "tracker_ids", "tracker_classes",
+                           "tracker_dets", "similarity_scores")}
     for g, p in zip(_by_frame(gt, num_frames), _by_frame(pred, num_frames)):
-        gm = [o for o in g if o[1] == class_id]
-        ign = [o[2] for o in g if o[1] == IGNORE_CLASS]
-        pm = [o for o in p if o[1] == class_id]
-        if gm and pm:
-            iou = np.asarray(mask_utils.iou([o[2] for o in pm], [o[2] for o in gm], [False] * len(gm))).T
-        else:
-            iou = np.zeros((len(gm), len(pm)))
-        keep = np.ones(len(pm), bool)
-        if ign and pm:
-            matched = np.any(iou > IOU_THRESHOLD, axis=0)
-            region = mask_utils.merge(ign, intersect=False)
-            ioa = np.asarray(mask_utils.iou([o[2] for o in pm], [region], [True])).reshape(-1)
-            keep = matched | ~(ioa > IOU_THRESHOLD + _EPS)
-        out.append((np.array([o[0] for o in gm], np.int64), np.array([o[0] for o in pm], np.int64)[keep],
-                     iou[:, keep]))
-    return out
-
-
-def _trackeval_data(frames) -> dict:
-    def relabel(ids):
-        allids = np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)
-        return [np.searchsorted(allids, i) for i in ids], len(allids)
-
-    gids, n_gt = relabel([f[0] for f in frames])
-    pids, n_pr = relabel([f[1] for f in frames])
-    sims = [np.where(f[2] > IOU_THRESHOLD, f[2], 0.0) for f in frames]
-    return {
-        "num_timesteps": len(frames), "num_gt_ids": n_gt, "num_tracker_ids": n_pr,
-        "num_gt_dets": int(sum(len(g) for g in gids)), "num_tracker_dets": int(sum(len(p) for p in pids)),
-        "gt_ids": gids, "tracker_ids": pids, "similarity_scores": sims,
-    }
+        objs = [o for o in g if o[1] != IGNORE_CLASS]
+        raw["gt_ids"].append(np.array([o[0] for o in objs], int))
+        raw["gt_classes"].append(np.array([o[1] for o in objs], int))
+        raw["gt_dets"].append([o[2] for o in objs])
+        raw["gt_ignore_region"].append(mask_utils.merge([o[2] for o in g if o[1] == IGNORE_CLASS], intersect=False))
+        raw["tracker_ids"].append(np.array([o[0] for o in p], int))
+        raw["tracker_classes"].append(np.array([o[1] for o in p], int))
+        raw["tracker_dets"].append([o[2] for o in p])
+        raw["similarity_scores"].append(ds._calculate_similarities(raw["gt_dets"][-1], raw["tracker_dets"][-1]))
+    raw.update(num_timesteps=num_frames, seq=seq)
+    return raw
 
 
 def _metrics():
     from trackeval.metrics import CLEAR, Identity
 
     cfg = {"PRINT_CONFIG": False, "THRESHOLD": IOU_THRESHOLD}
-    return CLEAR(cfg), Identity(cfg)
+    return {"CLEAR": CLEAR(cfg), "Identity": Identity(cfg)}
 
 
-def _figures(clear: dict, ident: dict) -> dict:
-    n_gt = max(1, int(clear["CLR_TP"] + clear["CLR_FN"]))
-    fp, idsw = int(clear["CLR_FP"]), int(clear["IDSW"])
-    return {
-        "sMOTSA": float((clear["MOTP_sum"] - fp - idsw) / n_gt),
-        "MOTSA": float((clear["CLR_TP"] - fp - idsw) / n_gt),
-        "IDF1": float(ident["IDF1"]),
-        "IDSW": idsw,
-    }
+def _figures(res: dict) -> dict:
+    clear, ident = res["CLEAR"], res["Identity"]
+    return {"sMOTSA": float(clear["sMOTA"]), "MOTSA": float(clear["MOTA"]), "IDF1": float(ident["IDF1"]),
+            "IDSW": int(clear["IDSW"])}
 
 
-def mots_sequence(gt, pred, num_frames: int | None = None, class_id: int = PEDESTRIAN) -> tuple[dict, dict, dict]:
-    """Figures and TrackEval's raw CLEAR / Identity results of one sequence."""
-    data = _trackeval_data(preprocess(gt, pred, num_frames, class_id))
-    clear_m, id_m = _metrics()
-    clear, ident = clear_m.eval_sequence(data), id_m.eval_sequence(data)
-    return _figures(clear, ident), clear, ident
+def mots_sequence(gt, pred, num_frames: int | None = None, seq: str = "seq") -> tuple[dict, dict]:
+    """Figures and TrackEval's raw ``{"CLEAR", "Identity"}`` results of one sequence.
+
+    Raises ``ValueError`` (TrackEval's message) for an id repeated within a frame.
+    """
+    from trackeval.utils import TrackEvalException
+
+    try:
+        data = _dataset().get_preprocessed_seq_data(raw_sequence(seq, gt, pred, num_frames), "pedestrian")
+    except TrackEvalException as exc:
+        raise ValueError(str(exc).splitlines()[0]) from None
+    res = {name: m.eval_sequence(data) for name, m in _metrics().items()}
+    return _figures(res), res
 
 
 def evaluate_arrays(gt: dict[str, list], pred: dict[str, list], num_frames: dict[str, int] | None = None) -> dict:
     """``{"overall", "per_sequence"}`` from ``{seq: [(frame, id, class, rle), ...]}``."""
-    parts = {s: mots_sequence(g, pred.get(s, []), (num_frames or {}).get(s)) for s, g in gt.items()}
-    clear_m, id_m = _metrics()
-    if parts:
-        overall = _figures(clear_m.combine_sequences({s: p[1] for s, p in parts.items()}),
-                           id_m.combine_sequences({s: p[2] for s, p in parts.items()}))
-    else:
-        overall = {"sMOTSA": 0.0, "MOTSA": 0.0, "IDF1": 0.0, "IDSW": 0}
-    return {"overall": overall, "per_sequence": {s: p[0] for s, p in parts.items()}}
+    figs, parts = {}, {}
+    for s, g in gt.items():
+        figs[s], parts[s] = mots_sequence(g, pred.get(s, []), (num_frames or {}).get(s), s)
+    if not parts:
+        return {"overall": {"sMOTSA": 0.0, "MOTSA": 0.0, "IDF1": 0.0, "IDSW": 0}, "per_sequence": {}}
+    overall = _figures({name: m.combine_sequences({s: r[name] for s, r in parts.items()}) for name, m in _metrics().items()})
+    return {"overall": overall, "per_sequence": figs}
 
 
 def _objects(rows) -> list[tuple[int, int, int, dict]]:
@@ -147,20 +136,25 @@ def evaluate(gt_root, pred_dir, sequences=None, split: str = "train") -> dict:
     Both are read with :mod:`unitrack.data.mots` (masks checked against the frame size, frames against
     ``seqLength``); images are not needed.
     """
-    from pathlib import Path
-
     from unitrack.data import mot as motdata
     from unitrack.data import mots as motsdata
     from unitrack.metrics._files import prediction_file
 
     names = list(sequences) if sequences is not None else motsdata.list_sequences(gt_root, split)
-    gt, pred, lengths = {}, {}, {}
+    figs, parts = {}, {}
     for name in names:
         seq_dir = Path(gt_root) / split / name
         info = motdata.read_seqinfo(seq_dir / "seqinfo.ini")
         n, size = int(info["seqLength"]), (int(info["imHeight"]), int(info["imWidth"]))
-        lengths[name] = n
-        gt[name] = _objects(motsdata.read_mots_txt(seq_dir / "gt" / "gt.txt", size, n))
+        gt_path = seq_dir / "gt" / "gt.txt"
+        gt = _objects(motsdata.read_mots_txt(gt_path, size, n))
         path = prediction_file(pred_dir, f"{name}.txt")
-        pred[name] = _objects(motsdata.read_mots_txt(path, size, n)) if path is not None else []
-    return evaluate_arrays(gt, pred, lengths)
+        pred = _objects(motsdata.read_mots_txt(path, size, n)) if path is not None else []
+        try:
+            figs[name], parts[name] = mots_sequence(gt, pred, n, name)
+        except ValueError as exc:
+            raise InputError(path if str(exc).startswith("Tracker") else gt_path, str(exc)) from None
+    if not parts:
+        return {"overall": {"sMOTSA": 0.0, "MOTSA": 0.0, "IDF1": 0.0, "IDSW": 0}, "per_sequence": {}}
+    overall = _figures({k: m.combine_sequences({s: r[k] for s, r in parts.items()}) for k, m in _metrics().items()})
+    return {"overall": overall, "per_sequence": figs}

@@ -28,7 +28,7 @@ def build_record(task: str, result: dict, model: str | None = None, dataset: str
                  fps: float | None = None, machine: str | None = None) -> dict:
     """The ``metrics.json`` object of one evaluation (``result`` as ``evaluate`` returns it)."""
     if machine is None:
-        from videossl.utils import machine_info
+        from videossl.utils.machine import machine_info  # not videossl.utils: that loads torch
 
         machine = machine_info()
     return {
@@ -44,7 +44,7 @@ def build_record(task: str, result: dict, model: str | None = None, dataset: str
 
 def write_metrics_json(run_dir: str | os.PathLike, task: str, result: dict, **fields) -> Path:
     """Write ``run_dir/metrics.json`` atomically; ``fields`` go to :func:`build_record`. Returns the path."""
-    from videossl.utils import atomic_write_json
+    from videossl.utils.atomic import atomic_write_json
 
     path = Path(run_dir) / "metrics.json"
     atomic_write_json(path, build_record(task, result, **fields))
