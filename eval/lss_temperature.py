@@ -25,6 +25,31 @@ ROWS = [("κ = 1, τt 0.04 (unscaled, before)", {"logit_scale": 1.0, "teacher_te
         ("κ = 1/0.07, τt 0.04 (default now)", {"logit_scale": 1 / 0.07, "teacher_temp": 0.04})]
 
 
+NOTES = """## What was chosen, and why (issue 21, part 1)
+
+- **Logit scale** κ = 1/0.07 (CLIP's initial logit scale), fixed, on the cosines of both the teacher and the student,
+  with the published τt 0.04 / τs 0.1 (`logit_scale` objective argument; `logit_scale=1` is the unscaled form). Text
+  prototypes are fixed and similar to each other, so the cosines of a clip with them span a narrow band; unscaled, the
+  teacher at τt 0.04 stays near the uniform entropy (table above) and only τt 0.01 sharpened it. A learned scale was
+  not chosen: the teacher would read a scale the student's loss moves, a feedback loop the paper does not describe.
+- **Concept alignment** target: the teacher's centred, sharpened action distribution mapped through the row-normalised
+  incidence, no gradient, on the distillation's view pairs (`align_target="student"` keeps the old form for the
+  ablation). Toy (tests/test_lss_faithful.py): actions with 1 / 4 / 12 attributes keep their shares within 5 points
+  with the teacher target; with the student's own distribution the 1-attribute action gains > 8 points and the
+  12-attribute action loses > 8. The text-space term is not in the paper: off by default (`text_weight=1` opts in).
+- **Views** (SVT `datasets/decoder.py`, `temporal_aug`): global views over 90 % of the clip window each, the first at
+  its start, the second at its end (SVT: `[0, W−6]` and `[5, W−1]` of a 256-frame clip; our windows are ~30 frames, so
+  a 10 % rather than 2 % shift, to move by more than one frame); local views over 1/8 of the window (SVT `W // 8`),
+  at least as many frames as the view has, T, T/2, T/4 frames in turn (SVT `rand_fr`: 2/4/8/16), 96/224 of the side,
+  crop scale 0.05-0.4. `global_span=1` restores identical global frames.
+- **Weight decay**: DINO's `cosine_scheduler(0.04, 0.4, steps)`, precomputed per step, on the weights' parameter
+  group only (biases and norm parameters: 0); logged as `wd`. `TrainConfig.weight_decay_end` sets the end value.
+- **ReSSL** in the trainer: the teacher gets its own weak views (random resized crop + flip, no colour jitter or
+  grayscale) of the global views' frames; **LDM**: the student's per-frame latents `[B, T, D]` of both global views
+  (every frame encoded alone, one batched call), no local views.
+"""
+
+
 def run_row(data: Path, out: Path, kwargs: dict, args) -> dict:
     from videossl.train import TrainConfig, train
 
@@ -67,6 +92,7 @@ def main(argv=None) -> int:
              "|---|---|---|---|---|"]
     for name, r in rows.items():
         lines.append(f"| {name} | {r['first_entropy']:.3f} | {r['teacher_entropy']:.3f} | {r['concepts_used']:.2f} | {r['loss']:.3f} |")
+    lines += ["", NOTES]
     atomic_write_text(args.out, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
