@@ -147,7 +147,7 @@ def _moving_boxes(n: int, frames: int, hw=(1080, 1920), seed=0):
     return imgs, dets
 
 
-def speed(model_name: str, device: str, frames: int, counts=(30, 100, 300)) -> dict:
+def speed(model_name: str, device: str, frames: int, counts=(30, 100, 300), hw=(1080, 1920)) -> dict:
     from unitrack.heads import mot
     from unitrack.heads.association.tracker import TrackerConfig
     from unitrack.heads.embed import Embedder
@@ -157,7 +157,7 @@ def speed(model_name: str, device: str, frames: int, counts=(30, 100, 300)) -> d
     embedder = Embedder(model, device)
     out = {}
     for n in counts:
-        imgs, dets = _moving_boxes(n, frames, seed=n)
+        imgs, dets = _moving_boxes(n, frames, hw=hw, seed=n)
         reader = _array_reader(imgs)
         mot.track_boxes(_array_reader(imgs[:4]), {0: dets[0]}, embedder, TrackerConfig(), batch_size=4)  # warm-up
         t = {}

@@ -29,7 +29,8 @@ def _log_softmax(x):
 def test_distillation_value_gradient_and_centre():
     """K = D = 2, E = I; teacher views e1, e2; student views e1, e2 (both global).
     Pairs (t1, s2) and (t2, s1); each CE = −Σ softmax([25, 0]) · log_softmax([0, 10])."""
-    cd = ConceptDistillation(torch.eye(2), teacher_temp=0.04, student_temp=0.1, center_momentum=0.9).train()
+    cd = ConceptDistillation(torch.eye(2), teacher_temp=0.04, student_temp=0.1, center_momentum=0.9,
+                             logit_scale=1.0).train()
     s = [torch.tensor([[1.0, 0.0]], requires_grad=True), torch.tensor([[0.0, 1.0]], requires_grad=True)]
     t = [torch.tensor([[1.0, 0.0]], requires_grad=True), torch.tensor([[0.0, 1.0]], requires_grad=True)]
     out = cd(ViewOutputs(s, 2), ViewOutputs(t, 2), {})
@@ -49,7 +50,7 @@ def test_distillation_value_gradient_and_centre():
 
 def test_distillation_skips_same_view_and_uses_local_views():
     """With one global and one local student view only the pair (t1, s_local) counts."""
-    cd = ConceptDistillation(torch.eye(3)).eval()
+    cd = ConceptDistillation(torch.eye(3), logit_scale=1.0).eval()
     t = [torch.tensor([[1.0, 0.0, 0.0]])]
     s = [torch.tensor([[0.0, 1.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]])]  # s[0] pairs with t[0]: skipped
     out = cd(ViewOutputs(s, 1), ViewOutputs(t, 1), {})
@@ -59,35 +60,38 @@ def test_distillation_skips_same_view_and_uses_local_views():
 
 
 def test_alignment_value_and_gradient():
-    """Actions e1, e2 in R^3; attributes I3; action 1 → attributes {1, 2}, action 2 → {3}."""
+    """Actions e1, e2 in R^3; attributes I3; action 1 → attributes {1, 2}, action 2 → {3}.
+    The teacher reads e2 (action 2), so the target is attribute 3; the student reads e1."""
     inc = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    ca = ConceptAlignment(torch.eye(3)[:2], torch.eye(3), inc, student_temp=0.1, teacher_temp=0.04, text_weight=1.0)
+    ca = ConceptAlignment(torch.eye(3)[:2], torch.eye(3), inc, student_temp=0.1, teacher_temp=0.04,
+                          text_weight=1.0, logit_scale=1.0)
     z = torch.tensor([[1.0, 0.0, 0.0]], requires_grad=True)
     t = torch.tensor([[0.0, 1.0, 0.0]])
     out = ca(ViewOutputs([z], 1), ViewOutputs([t], 1), {})
-    p_act = np.exp(_log_softmax([10.0, 0.0]))
-    q = p_act[0] * np.array([0.5, 0.5, 0]) + p_act[1] * np.array([0, 0, 1.0])
-    attr = -(q * _log_softmax([10.0, 0, 0])).sum()
     p_t = np.exp(_log_softmax([0.0, 25.0]))  # teacher's distribution over the two actions
+    q = p_t[0] * np.array([0.5, 0.5, 0]) + p_t[1] * np.array([0, 0, 1.0])
+    attr = -(q * _log_softmax([10.0, 0, 0])).sum()
     ebar = np.array([p_t[0], p_t[1], 0]) / np.linalg.norm(p_t)
     text = 1 - ebar[0]
     assert out["attr_loss"].item() == pytest.approx(attr, rel=1e-5)
     assert out["text_loss"].item() == pytest.approx(text, rel=1e-4, abs=1e-6)
     assert out["loss"].item() == pytest.approx(attr + text, rel=1e-5)
-    # gradient of L_attr against central finite differences
+    # gradient of the student side against central finite differences (the target is fixed)
+    q_t = ca.attribute_targets([t])[0]
     zz = torch.tensor([[0.9, 0.3, -0.2]], requires_grad=True)
-    ca.attribute_agreement(zz).sum().backward()
+    f = lambda x: -(q_t * ca.student_attribute_logp(x)).sum()
+    f(zz).backward()
     fd = []
     for i in range(3):
         e = torch.zeros(1, 3)
         e[0, i] = 1e-3
-        fd.append((ca.attribute_agreement(zz.detach() + e) - ca.attribute_agreement(zz.detach() - e)).item() / 2e-3)
+        fd.append((f(zz.detach() + e) - f(zz.detach() - e)).item() / 2e-3)
     assert np.allclose(zz.grad.numpy()[0], fd, atol=2e-2, rtol=2e-2)
 
 
 def test_alignment_ignores_actions_without_attributes():
     inc = torch.tensor([[1.0, 0.0], [0.0, 0.0]])  # action 2 has no attribute
-    ca = ConceptAlignment(torch.eye(2), torch.eye(2), inc)
+    ca = ConceptAlignment(torch.eye(2), torch.eye(2), inc, logit_scale=1.0, target="student")
     z = torch.tensor([[0.0, 1.0]])  # reads as action 2; q renormalised onto attribute 1
     assert ca.attribute_agreement(z).item() == pytest.approx(-_log_softmax([0.0, 10.0])[0], rel=1e-5)
 

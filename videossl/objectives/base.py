@@ -41,6 +41,12 @@ class Objective(nn.Module):
     """Base class: subclasses implement ``forward(student_out, teacher_out, batch) -> dict``."""
 
     needs_teacher: bool = True
+    # what the trainer feeds it (see videossl/train/loop.py): "global" — the teacher sees the
+    # student's global views; "weak" — the teacher sees separate weakly augmented views (crop +
+    # flip only, ReSSL). needs_sequence — the student's per-frame latents [B, T, D] of each global
+    # view arrive as student_out.extra["sequence"] (LDM)
+    teacher_views: str = "global"
+    needs_sequence: bool = False
 
     def forward(self, student_out: ViewOutputs, teacher_out: ViewOutputs | None, batch: dict) -> dict:  # pragma: no cover
         raise NotImplementedError

@@ -4,8 +4,10 @@
 
 ``L_CD`` is :class:`~videossl.objectives.concept_distillation.ConceptDistillation` (one centre per
 matrix), ``L_CA`` is :class:`~videossl.objectives.concept_alignment.ConceptAlignment`, whose text
-target uses the action distillation's centre so both terms read the teacher the same way.
-LSS distils in both concept spaces; the equal weighting (λ_align = 1) is our choice.
+target (the teacher's action distribution) uses the action distillation's centre so both terms
+read the teacher the same way. LSS distils in both concept spaces; the equal weighting
+(λ_align = 1) is our choice. The text-space term of ``ConceptAlignment`` is not in the paper and
+off by default (``text_weight=0``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import torch
 
 from videossl.objectives.base import Objective, ViewOutputs
 from videossl.objectives.concept_alignment import ConceptAlignment
-from videossl.objectives.concept_distillation import ConceptDistillation
+from videossl.objectives.concept_distillation import DEFAULT_LOGIT_SCALE, ConceptDistillation
 
 
 class ConceptObjective(Objective):
@@ -23,11 +25,13 @@ class ConceptObjective(Objective):
 
     def __init__(self, actions: torch.Tensor, attributes: torch.Tensor, incidence: torch.Tensor,
                  teacher_temp: float = 0.04, student_temp: float = 0.1, center_momentum: float = 0.9,
-                 align_weight: float = 1.0, text_weight: float = 1.0):
+                 align_weight: float = 1.0, text_weight: float = 0.0, logit_scale: float = DEFAULT_LOGIT_SCALE,
+                 align_target: str = "teacher"):
         super().__init__()
-        self.actions = ConceptDistillation(actions, teacher_temp, student_temp, center_momentum)
-        self.attributes = ConceptDistillation(attributes, teacher_temp, student_temp, center_momentum)
-        self.align = ConceptAlignment(actions, attributes, incidence, student_temp, teacher_temp, text_weight)
+        self.actions = ConceptDistillation(actions, teacher_temp, student_temp, center_momentum, logit_scale)
+        self.attributes = ConceptDistillation(attributes, teacher_temp, student_temp, center_momentum, logit_scale)
+        self.align = ConceptAlignment(actions, attributes, incidence, student_temp, teacher_temp, text_weight,
+                                      logit_scale, align_target)
         self.align_weight = align_weight
 
     @classmethod

@@ -35,9 +35,11 @@ Choices inferred (not stated in the reference summary; the code they came from w
   authors list) for callers who want an explicit entropy term; off by default;
 - a linear projection (``embed_dim → dim``, dim 32) maps clip/frame embeddings to the latent.
 
-Input: per-step embeddings ``student_out.extra["sequence"]`` ``[B, T, D]`` (e.g. one
-``encode_video`` call per frame). Without it (the toolkit's trainer has no temporal-sequence hook
-yet) the student's views are used in order as the time steps.
+Input: per-step embeddings ``student_out.extra["sequence"]`` ``[B, T, D]``. ``needs_sequence``
+makes the toolkit's trainer supply them: every frame of each global view encoded on its own (one
+batched ``encode_video`` call on ``[B·T, 1, 3, H, W]``), so ``z_t`` sees frame t only and the filter
+predicts it from the past — the global views' clips are the sequences (2B of them per batch).
+Standalone callers without a sequence get the student's views in order as the time steps.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from videossl.objectives.ssl_common import float32
 class LatentDistributionMatching(Objective):
     needs_teacher = False
     needs_concepts = False
+    needs_sequence = True
 
     def __init__(self, embed_dim: int, dim: int = 32, head: bool = True, init_noise: float = 0.1,
                  max_radius: float = 1.02, entropy: str | None = None, entropy_weight: float = 1.0,

@@ -16,11 +16,12 @@ head momentum 0.99, output dim 128; head ``D → hidden → 128`` without BN, as
 (inferred: the authors' CIFAR head width is the backbone width; ours is a tiny backbone).
 The queue starts as random unit vectors, as in the authors' code.
 
-Views: in the toolkit's trainer the teacher sees the global views and the student all views,
-each global view with the same augmentation strength; pairs are (teacher view i, student view
-j), i ≠ j. The weak/strong split of the paper needs the trainer to make teacher views weak (a
-hook it does not have yet); standalone callers pass weak teacher views and strong student views
-with ``aligned_views=True`` (pairs i = i).
+Views: ``teacher_views = "weak"`` makes the toolkit's trainer cut, for the teacher, one weakly
+augmented view per global view (random resized crop + flip only, the paper's weak augmentation;
+same frames as that global view, its own crop), while the student sees the strongly augmented
+global and local views (colour jitter, grayscale). Pairs are (weak teacher view i, student view
+j), i ≠ j. Standalone callers pass weak teacher views and strong student views with
+``aligned_views=True`` (pairs i = i).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def _gather(x: torch.Tensor) -> torch.Tensor:
 class ReSSL(Objective):
     needs_teacher = True
     needs_concepts = False
+    teacher_views = "weak"
 
     def __init__(self, embed_dim: int, dim: int = 128, hidden: int = 2048, queue_size: int = 4096,
                  momentum: float = 0.99, teacher_temp: float = 0.04, student_temp: float = 0.1,

@@ -5,8 +5,10 @@ Read top to bottom (DINO's ``train_one_epoch`` / nanoGPT's ``train.py``):
 1. distributed set-up (``torchrun`` → one process per device; gloo on CPU; none without torchrun);
 2. model, frozen parts, teacher copy, concept matrices, objective, AdamW;
 3. ``--resume``: restore the last complete checkpoint; the data stream restarts at its step;
-4. per step: lr + weight decay + teacher momentum from the schedules → teacher forward on the
-   global views (no grad) → student forward on all views → loss → stop on NaN/inf →
+4. per step: lr, weight decay (DINO's cosine 0.04 → 0.4, precomputed per step, weights only) and
+   teacher momentum from the schedules → teacher forward on the
+   global views (no grad; ReSSL: its own weak views) → student forward on all views (LDM: the
+   global views' frames one by one, ``[B, T, D]``) → loss → stop on NaN/inf →
    backward → clip → step → EMA → log → checkpoint every ``ckpt_every`` steps;
 5. the teacher's weights (DINO/SVT evaluate the teacher) exported to ``RUN/model.safetensors``.
 
@@ -35,7 +37,7 @@ from videossl.dist import setup_distributed  # shared with extract and unitrack 
 from videossl.objectives import ViewOutputs, build_objective, get_objective_class
 from videossl.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, trainable_state
 from videossl.train.data import MultiViewClips, ResumableBatchSampler, collate_views, list_videos
-from videossl.train.schedule import ema_update, lr_at, momentum_at
+from videossl.train.schedule import cosine_scheduler, ema_update, lr_at, momentum_at
 from videossl.train.views import ViewConfig
 from videossl.utils import (MetricLogger, atomic_write_json, autocast_for, machine_info, resolve_device,
                             save_safetensors_atomic)
@@ -58,7 +60,8 @@ class TrainConfig:
     lr: float = 5e-4                 # at batch 256 (DINO's linear scaling rule: lr · B_total / 256)
     min_lr: float = 1e-6
     warmup: int = 100
-    weight_decay: float = 0.04
+    weight_decay: float = 0.04       # at step 0; cosine to weight_decay_end (DINO: 0.04 → 0.4)
+    weight_decay_end: float = 0.4
     clip_grad: float = 3.0
     momentum_teacher: float = 0.996
     frames: int | None = None        # global-view frames; default: the model's
@@ -84,7 +87,12 @@ class MultiViewEncoder(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, views: list[torch.Tensor]) -> list[torch.Tensor]:
+    def forward(self, views: list[torch.Tensor], per_frame: bool = False) -> list[torch.Tensor]:
+        """``[B, D]`` per view, or with ``per_frame`` ``[B, T, D]``: every frame encoded as a one-frame
+        clip (one batched call per view shape; the per-step latents of LDM)."""
+        if per_frame:
+            return [self.model.encode_video(v.flatten(0, 1).unsqueeze(1)).view(v.shape[0], v.shape[1], -1)
+                    for v in views]
         out: list[torch.Tensor | None] = [None] * len(views)
         groups: dict[tuple, list[int]] = {}
         for i, v in enumerate(views):
@@ -147,8 +155,13 @@ def build_parts(cfg: TrainConfig, device: torch.device, world: int = 1) -> Parts
     from videossl.models import create_model
 
     student = create_model(cfg.model, pretrained=cfg.pretrained, device=str(device))
+    obj_cls = get_objective_class(cfg.objective)
     views_cfg = ViewConfig.for_model(student, frames=cfg.frames, n_local=cfg.n_local, size=cfg.size,
                                      frame_stride=cfg.frame_stride)
+    if getattr(obj_cls, "teacher_views", "global") == "weak":
+        views_cfg.n_weak = views_cfg.n_global  # ReSSL: the teacher's own weakly augmented views
+    if getattr(obj_cls, "needs_sequence", False):
+        views_cfg.n_local = 0  # LDM scores the global views' frame sequences only
     trained = trained_parameter_names(student, views_cfg, device)
     frozen = {n for n, _ in student.named_parameters()} - trained
     for n, p in student.named_parameters():
@@ -156,7 +169,6 @@ def build_parts(cfg: TrainConfig, device: torch.device, world: int = 1) -> Parts
     teacher = copy.deepcopy(student).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    obj_cls = get_objective_class(cfg.objective)
     concepts = concept_matrices(cfg.concepts, student, device) if getattr(obj_cls, "needs_concepts", False) else None
     objective = build_objective(cfg.objective, concepts=concepts, embed_dim=student.embed_dim,
                                 **cfg.objective_kwargs).to(device)
@@ -167,6 +179,8 @@ def build_parts(cfg: TrainConfig, device: torch.device, world: int = 1) -> Parts
     params = [p for p in student.parameters() if p.requires_grad] + [p for p in objective.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim > 1]
     no_decay = [p for p in params if p.ndim <= 1]  # biases, norms: no decay
+    # group 0 (weights) follows the weight-decay schedule, group 1 (biases, norms) has none: DINO's
+    # get_params_groups / "if i == 0: param_group['weight_decay'] = wd_schedule[it]"
     optimizer = torch.optim.AdamW([{"params": decay}, {"params": no_decay, "weight_decay": 0.0}], lr=0.0,
                                   weight_decay=cfg.weight_decay)
     return Parts(student, teacher, encoder, MultiViewEncoder(teacher), objective, optimizer, views_cfg, trained, frozen)
@@ -177,14 +191,20 @@ def update_step(cfg: TrainConfig, parts: Parts, batch: dict, step: int, momentum
     """One optimisation step: teacher (no grad) → student → loss → NaN check → backward → clip → AdamW → EMA."""
     torch.manual_seed(cfg.seed * 1_000_003 + step * 1009 + rank)  # dropout etc.: a function of the step
     views = [v.to(device, non_blocking=True) for v in batch["views"]]
-    n_global = parts.views_cfg.n_global
+    n_global, n_weak = parts.views_cfg.n_global, parts.views_cfg.n_weak
     objective, optimizer = parts.objective, parts.optimizer
+    student_views = views[:len(views) - n_weak]
+    teacher_views = views[len(views) - n_weak:] if n_weak else views[:n_global]
     with autocast_for(device, cfg.amp):
         teacher_out = None
         if objective.needs_teacher:
             with torch.no_grad():
-                teacher_out = ViewOutputs(parts.teacher_encoder(views[:n_global]), n_global)
-        student_out = ViewOutputs(parts.encoder(views), n_global)
+                teacher_out = ViewOutputs(parts.teacher_encoder(teacher_views), len(teacher_views))
+        if getattr(objective, "needs_sequence", False):  # LDM: per-frame latents of the global views
+            seq = torch.cat(parts.encoder(views[:n_global], per_frame=True))
+            student_out = ViewOutputs([seq.mean(1)], 1, extra={"sequence": seq})
+        else:
+            student_out = ViewOutputs(parts.encoder(student_views), n_global)
         out = objective(student_out, teacher_out, {"labels": batch["labels"], "step": step})
     loss = out["loss"].float()
     finite = torch.isfinite(loss.detach()).float().reshape(1)
@@ -222,6 +242,7 @@ def train(cfg: TrainConfig) -> dict:
     student, teacher, objective, optimizer = parts.student, parts.teacher, parts.objective, parts.optimizer
     views_cfg, trained, frozen = parts.views_cfg, parts.trained, parts.frozen
     base_lr = cfg.lr * cfg.batch_size * world / 256
+    wd_schedule = cosine_scheduler(cfg.weight_decay, cfg.weight_decay_end, cfg.steps)
 
     # 3. resume
     start, skipped = 0, {}
@@ -263,8 +284,11 @@ def train(cfg: TrainConfig) -> dict:
         step += 1
         lr = lr_at(step - 1, cfg.steps, base_lr, cfg.min_lr, cfg.warmup)
         momentum = momentum_at(step - 1, cfg.steps, cfg.momentum_teacher)
-        for g in optimizer.param_groups:
+        wd = float(wd_schedule[min(step - 1, cfg.steps - 1)])
+        for i, g in enumerate(optimizer.param_groups):
             g["lr"] = lr
+            if i == 0:
+                g["weight_decay"] = wd
         has_data = torch.tensor([float(batch["size"] > 0)], device=device)
         if world > 1:
             dist.all_reduce(has_data, op=dist.ReduceOp.MIN)
@@ -274,7 +298,7 @@ def train(cfg: TrainConfig) -> dict:
             losses.append(loss)
             if main and (step % cfg.log_every == 0 or step == end):
                 dt = max(1e-9, time.time() - t0)
-                logger.log(step, loss=loss, lr=lr, momentum=momentum, grad_norm=grad_norm,
+                logger.log(step, loss=loss, lr=lr, wd=wd, momentum=momentum, grad_norm=grad_norm,
                            clips_per_s=clips / dt, skipped_videos=len(skipped),
                            **{k: float(v.detach()) for k, v in out.items() if k != "loss"})
                 bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")

@@ -11,13 +11,30 @@ Teacher momentum (DINO/SVT): cosine from ``m0`` = 0.996 to 1 over the run,
     m(s) = 1 − (1 − m0) · ½ (1 + cos(π s / total))
 
 so the teacher follows the student closely early on and freezes as training converges.
+
+Weight decay (DINO ``main_dino.py``): ``cosine_scheduler(0.04, 0.4, total)``, an array indexed by
+the step, applied to the weights' parameter group only (biases and norms have none). Later in the
+run the weights are held closer to zero, when the lr is small and the teacher nearly frozen.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+
+
+def cosine_scheduler(base_value: float, final_value: float, total_steps: int, warmup_steps: int = 0,
+                     start_warmup_value: float = 0.0) -> np.ndarray:
+    """DINO's ``utils.cosine_scheduler`` by step: linear warm-up, then cosine from ``base_value`` to
+    ``final_value``; one value per step (``schedule[step]``)."""
+    warmup = np.linspace(start_warmup_value, base_value, warmup_steps) if warmup_steps > 0 else np.array([])
+    iters = np.arange(max(0, total_steps - warmup_steps))
+    cosine = final_value + 0.5 * (base_value - final_value) * (1 + np.cos(np.pi * iters / max(1, len(iters))))
+    schedule = np.concatenate((warmup, cosine))
+    assert len(schedule) == total_steps
+    return schedule
 
 
 def lr_at(step: int, total: int, base_lr: float, min_lr: float = 0.0, warmup: int = 0) -> float:

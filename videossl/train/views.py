@@ -1,11 +1,23 @@
 """Multi-view clip sampling: two global and several local views that vary in space *and* time.
 
-SVT / LSS habit (REFERENCE_SETTINGS.md): global views are ``T_g`` frames at the model's input
-size with a random resized crop of scale 0.4–1; local views are smaller (96 px for 224, i.e.
-≈ 0.43 × the global size) crops of scale 0.05–0.4 with *fewer frames* (``T_g``, ``T_g/2``,
-``T_g/4`` in turn) spread over a shorter span of time. Matching a local view to a global one
-forces the student to predict the whole clip's concepts from a small, short glimpse: spatial
-and temporal "zoom-in" invariance at once.
+SVT / LSS habit (REFERENCE_SETTINGS.md; SVT's ``datasets/decoder.py``, ``temporal_aug``): from one
+decoded clip window of ``W`` frames,
+
+- global views: ``T_g`` frames at the model's input size, random resized crop of scale 0.4–1,
+  each over its own part of the window — SVT takes frames ``[0, W−1−δ]`` for the first and
+  ``[δ, W−1]`` for the second (δ = 5 frames of a 256-frame clip). Here each global view spans
+  ``global_span`` = 90 % of the window, the first anchored at its start, the second at its end
+  (further ones at random positions), so the two never share their frame indices: a 10 % offset
+  rather than SVT's 2 %, because our windows are ~30 frames and 2 % would be under one frame;
+- local views: 96 px for 224 (≈ 0.43 × the global side) crops of scale 0.05–0.4 with fewer
+  frames (``T_g``, ``T_g/2``, ``T_g/4`` in turn; SVT's ``rand_fr`` uses 2/4/8/16) over a random
+  ``local_span`` = 1/8 of the window (SVT: ``W // 8``), widened to at least as many frames as the
+  view has — short glimpses at a higher frame rate than the global views.
+
+Matching a local view to a global one forces the student to predict the whole clip's concepts
+from a small, short glimpse, and matching the two global views to each other to predict across a
+time shift: spatial and temporal invariance at once. ``global_span=1`` gives the old behaviour
+(both global views on the same frames; for ablations).
 
 All views of one clip are cut from one decoded window of frames (decoding is the expensive
 part), and every random choice comes from one ``numpy.random.Generator`` so a sample is a pure
@@ -37,6 +49,9 @@ class ViewConfig:
     global_scale: tuple[float, float] = (0.4, 1.0)
     local_scale: tuple[float, float] = (0.05, 0.4)
     frame_stride: int = 4          # frames between sampled global-view frames (the clip's time span)
+    global_span: float = 0.9       # share of the window each global view covers (SVT: all but 5 frames)
+    local_span: float = 1 / 8      # share of the window a local view covers (SVT: W // 8)
+    n_weak: int = 0                # weakly augmented teacher views (crop + flip only; ReSSL), after the locals
     flip: float = 0.5
     jitter: float = 0.4            # brightness / contrast / saturation strength
     grayscale: float = 0.2
@@ -109,33 +124,54 @@ def _augment(x: torch.Tensor, cfg: ViewConfig, rng: np.random.Generator) -> torc
 
 
 def make_view(frames: torch.Tensor, size: tuple[int, int], scale: tuple[float, float], cfg: ViewConfig,
-              rng: np.random.Generator) -> torch.Tensor:
-    """One view from uint8 frames ``[T, H, W, 3]``: crop → resize → augment → normalise."""
+              rng: np.random.Generator, weak: bool = False) -> torch.Tensor:
+    """One view from uint8 frames ``[T, H, W, 3]``: crop → resize → augment (flip only when
+    ``weak``) → normalise."""
     _, h, w, _ = frames.shape
     y, x0, ch, cw = _crop_box(h, w, scale, rng)
     crop = frames[:, y:y + ch, x0:x0 + cw].permute(0, 3, 1, 2).float().div_(255)
     crop = F.interpolate(crop, size=size, mode="bilinear", align_corners=False, antialias=True)
-    crop = _augment(crop, cfg, rng)
+    if weak:
+        crop = crop.flip(-1) if rng.random() < cfg.flip else crop
+    else:
+        crop = _augment(crop, cfg, rng)
     mean = torch.tensor(cfg.mean).view(1, 3, 1, 1)
     std = torch.tensor(cfg.std).view(1, 3, 1, 1)
     return (crop - mean) / std
 
 
+def global_time_indices(n: int, cfg: ViewConfig, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Frames of global view ``k`` in a window of ``n``: ``T_g`` over ``global_span`` of it, view 0 at
+    the start, view 1 at the end, others at a random position (SVT's shifted global clips)."""
+    span = max(1, min(n, int(round(n * cfg.global_span))))
+    if k == 0:
+        start = 0
+    elif k == 1:
+        start = n - span
+    else:
+        start = int(rng.integers(0, n - span + 1))
+    return start + np.linspace(0, span - 1, cfg.global_frames).round().astype(int)
+
+
 def make_views(window: np.ndarray, cfg: ViewConfig, rng: np.random.Generator) -> list[torch.Tensor]:
     """All views of one clip from its decoded window ``[W, H, W, 3]`` uint8: globals first.
 
-    Global views: ``T_g`` frames over the whole window. Local view ``j``: ``cfg.local_frames(j)``
-    frames over a random sub-span proportional to its frame count (a short glimpse in time).
+    Global view ``k``: :func:`global_time_indices`. Local view ``j``: ``cfg.local_frames(j)`` frames
+    over a random ``local_span`` of the window (at least as many frames as the view has).
+    Then ``cfg.n_weak`` weakly augmented views of the global views' frames (the teacher's, ReSSL).
     """
     frames = torch.from_numpy(np.ascontiguousarray(window))
     n = frames.shape[0]
     views = []
-    for _ in range(cfg.n_global):
-        idx = _time_indices(n, cfg.global_frames, n, rng)
+    for k in range(cfg.n_global):
+        idx = global_time_indices(n, cfg, k, rng)
         views.append(make_view(frames[idx], cfg.global_size, cfg.global_scale, cfg, rng))
     for j in range(cfg.n_local):
         t = cfg.local_frames(j)
-        span = max(1, round(n * t / cfg.global_frames))
+        span = max(t, int(round(n * cfg.local_span)))
         idx = _time_indices(n, t, span, rng)
         views.append(make_view(frames[idx], cfg.local_size, cfg.local_scale, cfg, rng))
+    for k in range(cfg.n_weak):  # the teacher's weak view of global view k: same frames, own crop
+        idx = global_time_indices(n, cfg, k, rng)
+        views.append(make_view(frames[idx], cfg.global_size, cfg.global_scale, cfg, rng, weak=True))
     return views
