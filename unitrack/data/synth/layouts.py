@@ -196,5 +196,11 @@ def write_jhmdb(root: Path, seed: int) -> list[str]:
     return names
 
 
+def write_posetrack(root: Path, seed: int) -> list[str]:
+    from unitrack.data.synth.posetrack import write_posetrack as write
+
+    return write(root, seed)
+
+
 WRITERS = {"sot": ("otb", write_otb), "vos": ("davis", write_davis), "mot": ("mot17", write_mot17),
-           "mots": ("mots20", write_mots20), "pose": ("jhmdb", write_jhmdb)}
+           "mots": ("mots20", write_mots20), "pose": ("jhmdb", write_jhmdb), "posetrack": ("posetrack18", write_posetrack)}
