@@ -58,18 +58,21 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, student: torch.nn.Mod
     # torch's "[enforce fail at inline_container.cc] unexpected pos" from inside its zip writer
     buf = io.BytesIO()
     torch.save({"step": step, "optimizer": optimizer.state_dict(), **(extra or {})}, buf)
+    current = weights  # the file being written, named when the write fails
     try:
         save_safetensors_atomic(tensors, weights, metadata={"step": str(step)})
+        current = state
         with atomic_write(state) as f:
             f.write(buf.getbuffer())
-        atomic_write_json(ckpt_dir / "latest.json", {"step": step, "weights": weights.name, "state": state.name})
+        current = ckpt_dir / "latest.json"
+        atomic_write_json(current, {"step": step, "weights": weights.name, "state": state.name})
     except OSError as exc:
         pointer = latest_checkpoint(run_dir, validate=False, quiet=True)
         if pointer is None or pointer["step"] != step:  # the pair is not the one latest.json names: drop it
             for p in (weights, state):
                 p.unlink(missing_ok=True)
         kept = pointer["weights"] if pointer else "none (no checkpoint was complete)"
-        raise OutputError(exc.filename or weights, f"cannot write checkpoint of step {step}: "
+        raise OutputError(exc.filename or current, f"cannot write checkpoint of step {step}: "
                                                    f"{describe_os_error(exc)}; last complete checkpoint: {kept} "
                                                    "(free space and re-run with --resume)") from None
     old = sorted(ckpt_dir.glob("step_*.safetensors"))[:-keep] if keep > 0 else []
