@@ -14,7 +14,12 @@ with batch 1 — leaves a GPU idle most of the time):
 * each video's file is written atomically once all its outputs are in, so a
   stopped run restarts where it left off (finished files are skipped when
   they were made with the same settings), and one corrupt video is reported
-  and skipped without stopping the others.
+  and skipped without stopping the others;
+* the output folder is checked writable before the model is built; a disk that
+  fills up mid-run stops the run cleanly at the first video that cannot be
+  written (every later one would fail the same way): what was written stays,
+  ``manifest.jsonl`` lists it (``done`` / ``not_written`` / ``not_tried``) with
+  ``failed.txt``, and :class:`ExtractionStopped` (exit 4) says so in one line.
 
 Outputs. Dense (``dense=True``, ``model.encode_frames``): ``features``
 ``[N,C,h,w]``, ``indices`` ``[N]`` (frame numbers), ``timestamps`` ``[N]`` (s).
@@ -405,8 +410,10 @@ def extract_features(inputs: Sequence[str | os.PathLike], model, out_dir: str | 
     if summary.stopped:
         seen = {r["video"] for r in records}
         summary.not_tried = [n for n, _ in todo if n not in seen]
-        records += [{"video": n, "source": display_path(paths[n]), "status": "not_tried", "rank": rank}
-                    for n in summary.not_tried]
+        for n in summary.not_tried:
+            records.append({"video": n, "source": display_path(paths[n]), "status": "not_tried", "rank": rank})
+            if manifest is not None:
+                _append_quietly(manifest, records[-1])
     if world > 1:  # the whole run's summary on every rank (also the barrier before the merge)
         parts = vdist.all_gather_object(summary)
         summary = Summary(sum((p.done for p in parts), []), summary.skipped, sum((p.failed for p in parts), []),
