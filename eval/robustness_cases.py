@@ -109,7 +109,8 @@ def grade(r: Ran, rc: int, words: tuple[str, ...] = (), check: str | None = None
     missing = [w for w in words if w not in (errors[0] if errors and rc not in (0, 1) else r.err + r.out)]
     if missing:
         return Outcome("weak", f"message lacks {missing}: {(errors or [r.err.strip()])[0][:120]}")
-    return Outcome("handled", (errors[0] if errors else (r.err.strip().splitlines() or [r.out.strip()])[-1])[:140])
+    said = errors[0] if errors else ((r.err.strip() or r.out.strip()).splitlines() or [""])[-1]
+    return Outcome("handled", said[:140])
 
 
 def cli_case(tool: str, argv: Callable[[Ctx], list], rc: int, words: Callable[[Ctx], tuple] | tuple = (),
@@ -445,7 +446,7 @@ def main() -> int:
     print(f"\n{len(rows)} cases: {total}  ({time.time() - t0:.0f} s)")
     if args.md:
         lines = ["| area | case | verdict | what it said / why |", "|---|---|---|---|"]
-        lines += [f"| {c.area} | {c.name} | {o.verdict} | {o.note.replace('|', '/')} |" for c, o in rows]
+        lines += [f"| {c.area} | {c.name} | {o.verdict} | {' '.join(o.note.split()).replace('|', '/')} |" for c, o in rows]
         Path(args.md).write_text("\n".join(lines) + f"\n\n{len(rows)} cases: {total}\n")
     if not args.keep:
         with contextlib.suppress(OSError):
