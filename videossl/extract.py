@@ -14,7 +14,12 @@ with batch 1 — leaves a GPU idle most of the time):
 * each video's file is written atomically once all its outputs are in, so a
   stopped run restarts where it left off (finished files are skipped when
   they were made with the same settings), and one corrupt video is reported
-  and skipped without stopping the others.
+  and skipped without stopping the others;
+* the output folder is checked writable before the model is built; a disk that
+  fills up mid-run stops the run cleanly at the first video that cannot be
+  written (every later one would fail the same way): what was written stays,
+  ``manifest.jsonl`` lists it (``done`` / ``not_written`` / ``not_tried``) with
+  ``failed.txt``, and :class:`ExtractionStopped` (exit 4) says so in one line.
 
 Outputs. Dense (``dense=True``, ``model.encode_frames``): ``features``
 ``[N,C,h,w]``, ``indices`` ``[N]`` (frame numbers), ``timestamps`` ``[N]`` (s).
@@ -41,6 +46,7 @@ from videossl.io.discover import find_videos
 from videossl.io import VideoJob, prefetch_videos, samplers
 from videossl.io.transforms import normalize_on_device, resize, resize_short_center_crop, to_uint8_tensor
 from videossl.utils import autocast_for, resolve_device, save_safetensors_atomic
+from videossl.utils.outputs import OutputError, check_output_dir, display_path, is_disk_full, write_failure
 
 DECODE_CHUNK_FRAMES = 16  # frames per decode batch: bounds raw-frame memory (1080p: 16 x 6 MB)
 DEFAULT_CLIP_LEN = 8
@@ -69,6 +75,28 @@ class Summary:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
     frames: int = 0
     seconds: float = 0.0
+    stopped: str | None = None  # why the run stopped early: an output could not be written (disk full)
+    not_tried: list[str] = field(default_factory=list)  # videos left for the re-run after a stop
+
+
+class ExtractionStopped(OutputError):
+    """An output could not be written (disk full, read-only): the run stopped cleanly after writing the
+    manifest and ``failed.txt`` for what it did; ``summary`` says what was finished and what is left."""
+
+    def __init__(self, message: str, summary: Summary):
+        super().__init__(None, message)
+        self.summary = summary
+
+
+def check_settings(num_frames, fps, clip_len, batch_size, num_threads=1) -> None:
+    """Settings that would silently mean something else (``num_frames=0`` used to become 8)."""
+    if num_frames is not None and int(num_frames) < 1:
+        raise InputError(None, f"num_frames must be at least 1, got {num_frames}")
+    if fps is not None and not (float(fps) > 0 and float(fps) < float("inf")):
+        raise InputError(None, f"fps must be a number above 0, got {fps}")
+    for what, value in (("clip_len", clip_len), ("batch_size", batch_size), ("decode threads", num_threads)):
+        if int(value) < 1:
+            raise InputError(None, f"{what} must be at least 1, got {value}")
 
 
 def plan_units(num_frames: int, video_fps: float, s: Settings) -> list[list[int]]:
@@ -315,6 +343,8 @@ def extract_features(inputs: Sequence[str | os.PathLike], model, out_dir: str | 
 
     if num_frames and fps:
         raise ValueError("give num_frames or fps, not both")
+    check_settings(num_frames, fps, clip_len, batch_size, num_threads)
+    out = check_output_dir(out_dir)  # a read-only or full folder fails here, before the model is built
     rank, world, dev = vdist.setup_distributed(resolve_device(device))
     if isinstance(model, str):
         from videossl.models import create_model
@@ -324,8 +354,6 @@ def extract_features(inputs: Sequence[str | os.PathLike], model, out_dir: str | 
         model.eval()
     settings = Settings(model_name(model), dense, num_frames, fps, clip_len,
                         tuple(int(v) for v in size) if size else None, dtype)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     summary = Summary()
     todo, frames_of = _plan(find_videos(inputs), out, settings, rank, world, summary)
     if world > 1:  # every rank computed the same plan; keep this rank's share, balanced by length
@@ -337,10 +365,11 @@ def extract_features(inputs: Sequence[str | os.PathLike], model, out_dir: str | 
     records = [{"video": n, "status": "skipped", "rank": rank} for n in (summary.skipped if rank == 0 else [])]
     t0 = last = time.perf_counter()
     bar = tqdm(total=len(todo), unit="video", desc="extract", disable=not progress or rank != 0, dynamic_ncols=True)
+    results = Extractor(model, settings, batch_size, dev, num_threads, max_open).run(todo)
     try:
-        for key, result, info in Extractor(model, settings, batch_size, dev, num_threads, max_open).run(todo):
+        for key, result, info in results:
             now = time.perf_counter()  # per-video seconds: wall time since the previous video finished
-            rec = {"video": key, "source": str(paths[key]), "frames": info.get("frames"), "rank": rank,
+            rec = {"video": key, "source": display_path(paths[key]), "frames": info.get("frames"), "rank": rank,
                    "seconds": round(now - last, 4)}
             last = now
             if isinstance(result, BaseException):
@@ -351,67 +380,124 @@ def extract_features(inputs: Sequence[str | os.PathLike], model, out_dir: str | 
                 if progress:
                     bar.write(f"skipped {key}: {result}")
             else:
-                meta = dict(settings.metadata(), source=str(paths[key]),
+                meta = dict(settings.metadata(), source=display_path(paths[key]),
                             **{k: str(info[k]) for k in ("frames", "fps", "height", "width", "backend")})
-                save_safetensors_atomic(result, out / f"{key}.safetensors", metadata=meta)
+                try:
+                    save_safetensors_atomic(result, out / f"{key}.safetensors", metadata=meta)
+                except OSError as exc:
+                    # disk full / read-only: every further video would fail the same way, so stop here
+                    # cleanly (the manifest and failed.txt below still list what was done)
+                    if not is_disk_full(exc):
+                        raise
+                    summary.stopped = str(write_failure(exc, out / f"{key}.safetensors"))
+                    rec.update(status="not_written", error=summary.stopped)
+                    records.append(rec)
+                    if manifest is not None:
+                        _append_quietly(manifest, rec)
+                    break
                 summary.done.append(key)
                 summary.frames += info["sampled_frames"]
                 rec.update(status="done", shape={k: list(v.shape) for k, v in result.items()})
             records.append(rec)
             if manifest is not None:
-                vdist.append_jsonl(manifest, rec)
+                _append_quietly(manifest, rec)
             bar.update(1)
             bar.set_postfix(frames=summary.frames, failed=len(summary.failed))
     finally:
+        results.close()  # stops the decode threads when the loop ended early
         bar.close()
         summary.seconds = time.perf_counter() - t0
+    if summary.stopped:
+        seen = {r["video"] for r in records}
+        summary.not_tried = [n for n, _ in todo if n not in seen]
+        for n in summary.not_tried:
+            records.append({"video": n, "source": display_path(paths[n]), "status": "not_tried", "rank": rank})
+            if manifest is not None:
+                _append_quietly(manifest, records[-1])
     if world > 1:  # the whole run's summary on every rank (also the barrier before the merge)
         parts = vdist.all_gather_object(summary)
         summary = Summary(sum((p.done for p in parts), []), summary.skipped, sum((p.failed for p in parts), []),
-                          sum(p.frames for p in parts), max(p.seconds for p in parts))
-    if rank != 0:
-        return summary
-    shards = sorted(out.glob("manifest.rank*.jsonl"))  # this run's and those of runs whose ranks died
-    vdist.merge_manifests([out / "manifest.jsonl", *shards], out / "manifest.jsonl",
-                          extra=[r for r in records if r["status"] == "skipped"] if world > 1 else records)
-    for p in shards:
-        p.unlink()
-    failed_list = out / "failed.txt"  # this run's failures only: a stale list would mislead
-    if summary.failed:
-        from videossl.utils import atomic_write_text
-
-        atomic_write_text(failed_list, "".join(f"{msg}\n" for _, msg in summary.failed))
-    elif failed_list.exists():
-        failed_list.unlink()
+                          sum(p.frames for p in parts), max(p.seconds for p in parts),
+                          next((p.stopped for p in parts if p.stopped), None), sum((p.not_tried for p in parts), []))
+    if rank == 0:
+        _write_lists(out, records, summary, world)
+    if summary.stopped:
+        raise ExtractionStopped(f"{summary.stopped}; stopped after {len(summary.done)} video(s) written (kept, "
+                                f"listed in {display_path(out / 'manifest.jsonl')}), {len(summary.not_tried)} not "
+                                "tried; free space and re-run the same command to finish", summary)
     return summary
+
+
+def _append_quietly(path: Path, rec: dict) -> None:
+    """A rank's manifest line; on a full disk the line is lost (the rank's summary still has it)."""
+    try:
+        vdist.append_jsonl(path, rec)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+
+
+def _write_lists(out: Path, records: list[dict], summary: Summary, world: int) -> None:
+    """``manifest.jsonl`` (every video, merged with earlier runs) and ``failed.txt`` (this run's failures).
+
+    On a full disk they may not fit either: then their content goes to stderr, so nothing done is unlisted.
+    """
+    import sys
+
+    from videossl.utils import atomic_write_text
+
+    shards = sorted(out.glob("manifest.rank*.jsonl"))  # this run's and those of runs whose ranks died
+    failed_list = out / "failed.txt"  # this run's failures only: a stale list would mislead
+    try:
+        vdist.merge_manifests([out / "manifest.jsonl", *shards], out / "manifest.jsonl",
+                              extra=[r for r in records if r["status"] == "skipped"] if world > 1 else records)
+        for p in shards:
+            p.unlink()
+        if summary.failed:
+            atomic_write_text(failed_list, "".join(f"{msg}\n" for _, msg in summary.failed))
+        elif failed_list.exists():
+            failed_list.unlink()
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        print(f"error: {write_failure(exc, out / 'manifest.jsonl')}; the lists go here instead:", file=sys.stderr)
+        for r in records:
+            print(f"  {r.get('status')}: {r['video']}" + (f" ({r['error']})" if r.get("error") else ""),
+                  file=sys.stderr)
+        if summary.stopped is None:
+            summary.stopped = str(write_failure(exc, out / "manifest.jsonl"))
 
 
 # -- command line -----------------------------------------------------------------------------
 def register(subparsers) -> None:
-    from videossl.models import DEFAULT
+    from videossl.clitools import (add_model_arg, add_out_arg, add_pretrained_arg, add_progress_arg,
+                                   add_renamed_flag, positive_float, positive_int)
 
     p = subparsers.add_parser("extract", help="extract clip embeddings or dense per-frame features from videos",
-                              description="One safetensors file per video in --out; a re-run skips finished videos.")
+                              description="One safetensors file per video in --out; a re-run skips finished videos. "
+                                          "Exit 0: all done; 1: some videos could not be read (failed.txt); "
+                                          "2: bad arguments; 4: --out cannot be written (disk full/read-only).")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders of videos, or frame folders")
-    p.add_argument("--model", default="videossl-tiny", help="registry name (default: videossl-tiny)")
-    p.add_argument("--pretrained", default=DEFAULT,
-                   help="weights: a tag (openai, imagenet), a Hugging Face id, a local path, or 'random'; "
-                        "default: the model's own (the shipped checkpoint for videossl-tiny)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--batch-size", type=int, default=32, help="frames (--dense) or clips per forward pass")
+    add_model_arg(p)
+    add_pretrained_arg(p)
+    add_out_arg(p, required=True, inside="<video>.safetensors, manifest.jsonl and failed.txt")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="frames (--dense) or clips per forward pass")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--num-frames", type=int, default=None,
-                   help="T frames spread over each video (clip level: one clip; --dense: T frames)")
-    g.add_argument("--fps", type=float, default=None, help="resample each video to F frames/s")
-    p.add_argument("--clip-len", type=int, default=DEFAULT_CLIP_LEN, help="frames per clip with --fps (default 8)")
+    g.add_argument("--num-frames", type=positive_int, default=None,
+                   help="T >= 1 frames spread over each video (clip level: one clip; --dense: T frames)")
+    g.add_argument("--fps", type=positive_float, default=None, help="resample each video to F > 0 frames/s")
+    p.add_argument("--clip-len", type=positive_int, default=DEFAULT_CLIP_LEN,
+                   help="frames per clip with --fps (default 8)")
     p.add_argument("--dense", action="store_true", help="dense per-frame feature maps (encode_frames)")
-    p.add_argument("--size", type=int, nargs="+", default=None, metavar="PX",
+    p.add_argument("--size", type=positive_int, nargs="+", default=None, metavar="PX",
                    help="input size: H W, or one number for the shorter side (default: the model's input size)")
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
                    help="stored precision (float16 halves dense feature files)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--workers", type=int, default=2, help="decode/preprocess threads")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--decode-threads", dest="decode_threads", type=positive_int, default=2,
+                   help="threads decoding and resizing frames in this process (default 2)")
+    add_renamed_flag(p, "--workers", "--decode-threads", "decode_threads", type=positive_int)
+    add_progress_arg(p)
     p.set_defaults(func=run)
 
 
@@ -420,22 +506,31 @@ def run(args) -> int:
 
     if args.size and len(args.size) > 2:
         raise InputError(None, f"--size takes one or two numbers, got {len(args.size)}")
+    check_output_dir(args.out)  # before the model is built: a read-only or full --out fails at once
     rank, world, dev = vdist.setup_distributed(resolve_device(args.device))  # torchrun: cuda:LOCAL_RANK / gloo
     from videossl.models import create_model
 
     model = create_model(args.model, pretrained=args.pretrained, device=str(dev))
+    stopped = None
     try:
         s = extract_features(args.inputs, model, args.out, batch_size=args.batch_size, num_frames=args.num_frames,
                              fps=args.fps, dense=args.dense, clip_len=args.clip_len, size=args.size,
-                             dtype=args.dtype, device=dev, num_threads=args.workers,
+                             dtype=args.dtype, device=dev, num_threads=args.decode_threads,
                              progress=not args.no_progress)
+    except ExtractionStopped as exc:
+        stopped, s = exc, exc.summary
     finally:
         vdist.cleanup()
     if rank != 0:
+        if stopped is not None:
+            raise stopped
         return 1 if s.failed else 0
     rate = s.frames / s.seconds if s.seconds > 0 else 0.0
     print(f"extracted {len(s.done)} videos ({s.frames} frames, {rate:.1f} frames/s, {world} process(es)), "
-          f"skipped {len(s.skipped)} already done, {len(s.failed)} failed -> {args.out}")
+          f"skipped {len(s.skipped)} already done, {len(s.failed)} failed"
+          + (f", {len(s.not_tried)} not tried (stopped)" if stopped is not None else "") + f" -> {args.out}")
     for path, msg in s.failed:
         print(f"  failed: {msg}", file=sys.stderr)
+    if stopped is not None:
+        raise stopped
     return 1 if s.failed else 0

@@ -43,6 +43,7 @@ from torch import nn
 
 from videossl.concepts import ConceptSpace, load_concepts, parse_concepts, readable_name
 from videossl.errors import InputError
+from videossl.utils.outputs import display_path
 
 #: Video prompt templates (a subset of the Kinetics templates of CLIP / ActionCLIP); the first is
 #: ``videossl.concepts.embed.ACTION_TEMPLATE``, the template the trainer aligns clips with.
@@ -67,6 +68,9 @@ def read_class_file(path: str | os.PathLike) -> list[str]:
         lines = p.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InputError(p, f"cannot read class list: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(p, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                            "save the file as UTF-8") from None
     rows = [(i + 1, ln.split("#", 1)[0].strip()) for i, ln in enumerate(lines)]
     rows = [(n, s) for n, s in rows if s]
     if not rows:
@@ -81,7 +85,10 @@ def check_class_names(names: Sequence, path=None, lines: Sequence[int] | None = 
     out, seen = [], {}
     for i, name in enumerate(names):
         where = f"line {lines[i]}" if lines else f"class {i}"
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str):
+            raise InputError(path, f"{where}: class name must be a string, got {type(name).__name__} {name!r} "
+                                   f"(write it in quotes: \"{name}\")", line=lines[i] if lines else None)
+        if not name.strip():
             raise InputError(path, f"{where}: empty class name", line=lines[i] if lines else None)
         name = " ".join(name.split())
         key = readable_name(name)
@@ -158,7 +165,10 @@ def ensemble_text_embeddings(encoder, prompts: list[list[str]], cache_dir: str |
         out.append(F.normalize(emb[start:start + len(p)].mean(0), dim=-1))
         start += len(p)
     classes = torch.stack(out)
-    save_safetensors_atomic({"classes": classes}, path, metadata={"encoder": eid})
+    try:
+        save_safetensors_atomic({"classes": classes}, path, metadata={"encoder": eid})
+    except OSError:  # a cache that cannot be written (read-only home, full disk) only costs a re-encode
+        pass
     return classes
 
 
@@ -337,48 +347,60 @@ class FrameAveraged(nn.Module):
 
 
 # -- command line ---------------------------------------------------------------------------------
+DEFAULT_OUT = "runs/zeroshot"
+
+
 def register(subparsers) -> None:
-    from videossl.models import DEFAULT
+    from videossl.clitools import (add_model_arg, add_out_arg, add_pretrained_arg, add_progress_arg,
+                                   positive_int)
 
     p = subparsers.add_parser("zeroshot", help="classify videos by class names (zero-shot, text-capable models)",
-                              description="Prints a table of the top-k labels per video and writes JSON lines.")
+                              description="Prints a table of the top-k labels per video and writes OUT/zeroshot.jsonl. "
+                                          "Exit 0: all classified; 1: some videos could not be read; 2: bad "
+                                          "arguments; 4: --out cannot be written.")
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, frame folders, or folders of videos")
     p.add_argument("--concepts", required=True,
                    help="classes: a concept JSON (prompts/X.json, or {name: [prompts]}) or a text file of names")
-    p.add_argument("--model", default="videossl-tiny", help="registry name with a text tower (default: videossl-tiny)")
-    p.add_argument("--pretrained", default=DEFAULT, help="weights: tag, Hugging Face id, local path (default: the model's own)")
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--out", default=None, help="JSON lines file (default: zeroshot.jsonl)")
+    add_model_arg(p, note="needs a text tower")
+    add_pretrained_arg(p)
+    p.add_argument("--top-k", type=positive_int, default=5)
+    add_out_arg(p, default=DEFAULT_OUT, inside="zeroshot.jsonl (one JSON line per video)")
     p.add_argument("--template", action="append", default=None,
                    help="prompt template with '{}' for the class name (repeatable; default: a built-in video set)")
-    p.add_argument("--clip-len", type=int, default=None, help="frames per clip (default: the model's, else 8)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--clip-len", type=positive_int, default=None, help="frames per clip (default: the model's, else 8)")
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    add_progress_arg(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     import sys
 
+    from videossl.clitools import out_file
     from videossl.io.discover import find_videos
     from videossl.models import create_model
     from videossl.utils import atomic_write_text, resolve_device
 
+    out = out_file(args.out, DEFAULT_OUT, "zeroshot.jsonl", ".jsonl")  # checked before any work
+    resolve_classes(args.concepts)  # a bad class list fails before the model is built
+    class_prompts(["x"], None, args.template)
     dev = resolve_device(args.device)
     model = create_model(args.model, pretrained=args.pretrained, device=str(dev))
     clf = ZeroShotClassifier(model, args.concepts, args.template, device=dev, clip_len=args.clip_len,
                              batch_size=args.batch_size)
+    clf.progress = not args.no_progress
     videos = [path for _, path in find_videos(args.videos)]
     preds = clf.predict(videos, top_k=args.top_k)
-    width = min(60, max([len(p.video) for p in preds] + [5]))
+    shown_names = [display_path(p.video) for p in preds]
+    width = min(60, max([len(n) for n in shown_names] + [5]))
     print(f"{'video':<{width}}  top-{args.top_k} (probability %)")
-    for p in preds:
-        shown = p.video if len(p.video) <= width else "…" + p.video[-width + 1:]
+    for p, name in zip(preds, shown_names):
+        shown = name if len(name) <= width else "…" + name[-width + 1:]
         body = (f"error: {p.error}" if p.error else
                 ", ".join(f"{lab} ({100 * pr:.1f})" for lab, pr in zip(p.labels, p.probs)))
         print(f"{shown:<{width}}  {body}")
-    out = args.out or "zeroshot.jsonl"
-    atomic_write_text(out, "".join(json.dumps(p.to_json()) + "\n" for p in preds))
+    atomic_write_text(out, "".join(json.dumps(dict(p.to_json(), video=name)) + "\n" for p, name in zip(preds, shown_names)))
     print(f"{len(preds) - len(clf.failed)} classified, {len(clf.failed)} failed -> {out}")
     for name, msg in clf.failed:
         print(f"  failed: {msg}", file=sys.stderr)

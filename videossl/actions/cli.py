@@ -15,7 +15,7 @@ DATASETS = ("ucf101", "hmdb51", "k600", "synthetic")
 
 
 def register(subparsers) -> None:
-    from videossl.models import DEFAULT
+    from videossl.clitools import add_model_arg, add_pretrained_arg, add_progress_arg, positive_int
 
     p = subparsers.add_parser("eval", help="evaluation protocols (zero-shot action recognition)")
     sub = p.add_subparsers(dest="protocol", metavar="PROTOCOL")
@@ -25,20 +25,21 @@ def register(subparsers) -> None:
     z.add_argument("--dataset", required=True, choices=DATASETS)
     z.add_argument("--root", required=True, help="dataset folder (split files / annotation CSVs and videos)")
     z.add_argument("--videos", default=None, help="where the videos are, when not under --root")
-    z.add_argument("--model", default="videossl-tiny", help="registry name with a text tower (default: videossl-tiny)")
-    z.add_argument("--pretrained", default=DEFAULT, help="weights: tag, Hugging Face id, local path (default: the model's own)")
+    add_model_arg(z, note="needs a text tower")
+    add_pretrained_arg(z)
     z.add_argument("--concepts", default=None,
                    help="concept JSON whose descriptions join the prompt ensemble (default: prompts/<dataset>.json when present)")
     z.add_argument("--no-concepts", action="store_true", help="class names and templates only")
-    z.add_argument("--splits", type=int, nargs="+", default=[1, 2, 3], help="UCF101/HMDB51 splits (default: 1 2 3)")
+    z.add_argument("--splits", type=positive_int, nargs="+", default=[1, 2, 3], help="UCF101/HMDB51 splits (default: 1 2 3)")
     z.add_argument("--annotations", default=None, help="k600: the annotation CSV to evaluate (default: test, else val CSV under --root)")
     z.add_argument("--k400-classes", default=None, help="k600: the Kinetics-400 class list (CSV, JSON or text; default: prompts/kinetics.json)")
     z.add_argument("--novel-classes", default=None, help="k600: an explicit list of the 220 novel classes")
-    z.add_argument("--clip-len", type=int, default=None, help="frames per clip (default: the model's, else 8)")
-    z.add_argument("--batch-size", type=int, default=16)
-    z.add_argument("--device", default="auto")
-    z.add_argument("--out", default=None, help="run folder for metrics.json (default: eval-zeroshot-<dataset>)")
-    z.add_argument("--no-progress", action="store_true")
+    z.add_argument("--clip-len", type=positive_int, default=None, help="frames per clip (default: the model's, else 8)")
+    z.add_argument("--batch-size", type=positive_int, default=16)
+    z.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    z.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder for metrics.json (default: eval-zeroshot-<dataset>); checked writable before any work")
+    add_progress_arg(z)
     z.set_defaults(func=run_zeroshot)
 
 
@@ -77,7 +78,9 @@ def run_zeroshot(args) -> int:
     from videossl.actions.evaluate import default_concepts, zeroshot_eval
     from videossl.models import create_model
     from videossl.utils import atomic_write_json, resolve_device
+    from videossl.utils.outputs import check_output_dir
 
+    out = check_output_dir(args.out or f"eval-zeroshot-{args.dataset}") / "metrics.json"  # before any work
     splits = load_splits(args)
     concepts = None if args.no_concepts else (args.concepts or default_concepts(args.dataset))
     dev = resolve_device(args.device)
@@ -85,7 +88,6 @@ def run_zeroshot(args) -> int:
     m = zeroshot_eval(model, splits, concepts, dataset=args.dataset, device=dev, batch_size=args.batch_size,
                       clip_len=args.clip_len, progress=not args.no_progress)
     m["concepts"] = str(concepts) if concepts else None
-    out = Path(args.out or f"eval-zeroshot-{args.dataset}") / "metrics.json"
     atomic_write_json(out, m)
     described = f", descriptions from {concepts} for {m['classes_with_descriptions']} classes" if concepts else ""
     print(f"zero-shot {args.dataset}, {args.model}, {m['clip_len']}-frame clips{described}")

@@ -112,7 +112,10 @@ def parse_concepts(data, path: str | os.PathLike | None = None, default_name: st
         raise InputError(path, "no classes")
     classes, seen = [], {}
     for entry, cname, descs, attrs, has_descs in entries:
-        if not isinstance(cname, str) or not cname.strip():
+        if cname is not None and not isinstance(cname, str):
+            raise InputError(path, f"{entry}: class name must be a string, got {type(cname).__name__} {cname!r} "
+                                   f"(write it in quotes: \"{cname}\")")
+        if cname is None or not cname.strip():
             raise InputError(path, f"{entry}: empty or missing class name")
         cname = cname.strip()
         entry = f"{entry} ({cname!r})" if entry.startswith("classes[") else entry
@@ -137,6 +140,9 @@ def load_concepts(path: str | os.PathLike) -> ConceptSpace:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(p, f"cannot read concept file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:  # JSON is UTF-8 (RFC 8259); a Latin-1 or UTF-16 file says so in one line
+        raise InputError(p, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                            "save the concept file as UTF-8") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -12,7 +12,8 @@ Each video gets a name for its output file: the file's stem for an explicit
 file, otherwise its path relative to the folder given, with ``/`` turned into
 ``__``. A frame folder named ``img``/``img1``/``images``/``frames`` is named
 after its parent (OTB's ``<Seq>/img``, MOT's ``<SEQ>/img1``). Name clashes get
-``-2``, ``-3``... so no output overwrites another.
+``-2``, ``-3``... so no output overwrites another. Bytes of a name that are not UTF-8 are spelled
+out (``a\\xff.mp4`` -> ``a\\xff.safetensors``), so every output name is valid text.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Iterable
 
 from videossl.io.reader import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from videossl.utils.outputs import display_path
 
 _GENERIC_FRAME_DIRS = {"img", "img1", "images", "frames", "rgb"}
 
@@ -74,6 +76,7 @@ def find_videos(inputs: Iterable[str | os.PathLike]) -> list[tuple[str, str]]:
     seen: dict[str, int] = {}
     named = []
     for name, path in out:
+        name = display_path(name)  # output names are UTF-8: a file name that is not gets "\\xff" spelled out
         n = seen.get(name, 0) + 1
         seen[name] = n
         named.append((name if n == 1 else f"{name}-{n}", path))

@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from videossl.errors import InputError
+from videossl.utils.outputs import display_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp")
@@ -92,7 +93,7 @@ class DecordReader(VideoReader):
         decord.logging.set_level(decord.logging.QUIET)
         self._num_threads = num_threads
         try:
-            self._vr = decord.VideoReader(self.path, ctx=decord.cpu(0), num_threads=num_threads)
+            self._vr = decord.VideoReader(decoder_path(self.path), ctx=decord.cpu(0), num_threads=num_threads)
         except Exception as exc:  # decord raises a bare RuntimeError/DECORDError for everything
             raise _BackendError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
         self._len = len(self._vr)
@@ -113,7 +114,7 @@ class DecordReader(VideoReader):
         try:
             frames = self._vr.get_batch(uniq.tolist()).asnumpy()
         except Exception as exc:
-            raise InputError(self.path, f"cannot decode frames {uniq[0]}..{uniq[-1]} (file corrupt or truncated?): "
+            raise InputError(display_path(self.path), f"cannot decode frames {uniq[0]}..{uniq[-1]} (file corrupt or truncated?): "
                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
         out = np.empty((len(idx), *frames.shape[1:]), np.uint8)
         out[order] = frames[inverse]
@@ -137,7 +138,7 @@ class OpenCVReader(VideoReader):
         import cv2
 
         self._cv2 = cv2
-        self._cap = cv2.VideoCapture(self.path)
+        self._cap = cv2.VideoCapture(decoder_path(self.path))
         if not self._cap.isOpened():
             raise _BackendError("OpenCV could not open it")
         self._len = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -160,7 +161,7 @@ class OpenCVReader(VideoReader):
         ok, frame = self._cap.read() if self._pos == i else (False, None)
         if not ok or frame is None:
             self._pos = -1  # unknown position: force a seek next time
-            raise InputError(self.path, f"cannot decode frame {i} of {len(self)} (file corrupt or truncated?)")
+            raise InputError(display_path(self.path), f"cannot decode frame {i} of {len(self)} (file corrupt or truncated?)")
         self._pos = i + 1
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
@@ -195,7 +196,7 @@ class FrameFolderReader(VideoReader):
         self._cv2 = cv2
         self.files = list_frame_files(self.path)
         if not self.files:
-            raise InputError(self.path, f"folder holds no frames ({'/'.join(IMAGE_EXTENSIONS)} files)")
+            raise InputError(display_path(self.path), f"folder holds no frames ({'/'.join(IMAGE_EXTENSIONS)} files)")
         self._len = len(self.files)
         self.fps = float(fps)  # folders carry no frame rate; 30 is the common default (OTB, DAVIS, MOT17 vary)
         first = self._imread(0)
@@ -203,7 +204,13 @@ class FrameFolderReader(VideoReader):
 
     def _imread(self, i: int) -> np.ndarray:
         f = self.files[i]
-        img = self._cv2.imread(f, self._cv2.IMREAD_COLOR)
+        # bytes read by Python, decoded by OpenCV from memory: no file name ever reaches OpenCV (a name
+        # that is not UTF-8 crashes its path conversion with a segfault)
+        try:
+            data = np.fromfile(f, dtype=np.uint8)
+        except OSError as exc:
+            raise InputError(display_path(f), f"cannot read: {exc.strerror or exc}") from None
+        img = self._cv2.imdecode(data, self._cv2.IMREAD_COLOR) if data.size else None
         if img is not None:
             return self._cv2.cvtColor(img, self._cv2.COLOR_BGR2RGB)
         # OpenCV's imread has failed intermittently on valid PNGs inside a long training run ("libpng
@@ -216,7 +223,7 @@ class FrameFolderReader(VideoReader):
                 return np.asarray(im.convert("RGB"))
         except (OSError, ValueError):
             problem = "empty file" if os.path.getsize(f) == 0 else "cannot decode image (corrupt or not an image)"
-            raise InputError(f, problem) from None
+            raise InputError(display_path(f), problem) from None
 
     def get_batch(self, indices: Sequence[int]) -> np.ndarray:
         idx = self._check_indices(indices)
@@ -224,13 +231,45 @@ class FrameFolderReader(VideoReader):
         for j, i in enumerate(idx):
             img = self._imread(i)
             if img.shape[:2] != (self.height, self.width):
-                raise InputError(self.files[i], f"frame size {img.shape[1]}x{img.shape[0]} differs from the "
+                raise InputError(display_path(self.files[i]), f"frame size {img.shape[1]}x{img.shape[0]} differs from the "
                                  f"first frame's {self.width}x{self.height}")
             out[j] = img
         return out
 
     def clone(self) -> "FrameFolderReader":
         return FrameFolderReader(self.path, self.fps)
+
+
+_ascii_links: dict[str, str] = {}
+
+
+def decoder_path(path: str) -> str:
+    """``path`` if it is valid UTF-8, else an ASCII-named symlink to it (made once per process).
+
+    decord cannot encode such a name and OpenCV's path conversion segfaults on it (issue 19), so
+    neither decoder is ever handed one: the link, in a private temporary folder removed at exit,
+    keeps the extension the decoders detect the container by.
+    """
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    if path not in _ascii_links:
+        import atexit
+        import shutil
+        import tempfile
+
+        if not _ascii_links:
+            folder = tempfile.mkdtemp(prefix="videossl-names-")
+            atexit.register(shutil.rmtree, folder, True)
+            _ascii_links["__folder__"] = folder
+        folder = _ascii_links["__folder__"]
+        ext = os.path.splitext(os.fsencode(path))[1].decode("ascii", "ignore")
+        link = os.path.join(folder, f"v{len(_ascii_links)}{ext}")
+        os.symlink(os.path.abspath(path), link)
+        _ascii_links[path] = link
+    return _ascii_links[path]
 
 
 class _BackendError(Exception):
@@ -299,16 +338,17 @@ def open_video(path: str | os.PathLike, backend: str = "auto", fps: float | None
     ``fps`` only applies to frame folders, which carry no frame rate (default 30).
     """
     p = os.fspath(path)
+    shown = display_path(p)
     if not os.path.exists(p):
-        raise InputError(p, "no such file or folder")
+        raise InputError(shown, "no such file or folder")
     if os.path.isdir(p):
         return FrameFolderReader(p, fps if fps else 30.0)
     if os.path.getsize(p) == 0:
-        raise InputError(p, "empty file (0 bytes)")
+        raise InputError(shown, "empty file (0 bytes)")
     if p.lower().endswith(_ISO_BMFF):
         problem = _iso_bmff_problem(p)
         if problem:
-            raise InputError(p, problem)
+            raise InputError(shown, problem)
     if backend not in ("auto", "decord", "opencv"):
         raise ValueError(f"unknown video backend {backend!r}; use auto, decord or opencv")
     errors: list[str] = []
@@ -326,4 +366,4 @@ def open_video(path: str | os.PathLike, backend: str = "auto", fps: float | None
             return OpenCVReader(p)
         except _BackendError as exc:
             errors.append(f"opencv: {exc}")
-    raise InputError(p, f"cannot read as a video, not a video or an unsupported codec ({'; '.join(errors)})")
+    raise InputError(shown, f"cannot read as a video, not a video or an unsupported codec ({'; '.join(errors)})")

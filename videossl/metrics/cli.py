@@ -1,9 +1,10 @@
-"""``videossl metrics disentanglement --features F --factors Y [--out FILE]``.
+"""``videossl metrics disentanglement --features F --factors Y [--out DIR]``.
 
 F: ``[N, C]`` features, Y: ``[N, K]`` ground-truth factors, each a ``.npy`` or a ``.safetensors``
 file (the tensor named by ``--features-key`` / ``--factors-key``, else the only tensor, else
 ``features`` / ``factors``). Prints the scores (MED, top-k MED, completeness, collapse) and
-writes them as JSON with ``--out``.
+writes them as ``DIR/metrics.json`` with ``--out`` (a value ending in ``.json``, the old file form,
+is still written as that file, with a note).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def load_array(path: str, key: str | None, default_key: str) -> np.ndarray:
 
 
 def register(subparsers) -> None:
+    from videossl.clitools import add_out_arg, positive_int
+
     p = subparsers.add_parser("metrics", help="scores of learned representations (disentanglement: MED)")
     sub = p.add_subparsers(dest="metric", metavar="METRIC")
     sub.required = True
@@ -50,17 +53,19 @@ def register(subparsers) -> None:
     d.add_argument("--features-key", default=None)
     d.add_argument("--factors-key", default=None)
     d.add_argument("--factor-names", default=None, help="comma-separated names of the K factors")
-    d.add_argument("--bins", type=int, default=20)
-    d.add_argument("--topk", type=int, default=1)
-    d.add_argument("--num-samples", type=int, default=10_000)
-    d.add_argument("--out", default=None, help="write the scores here as JSON")
+    d.add_argument("--bins", type=positive_int, default=20)
+    d.add_argument("--topk", type=positive_int, default=1)
+    d.add_argument("--num-samples", type=positive_int, default=10_000)
+    add_out_arg(d, inside="metrics.json (the scores)")
     d.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from videossl.clitools import out_file
     from videossl.metrics.disentanglement import disentanglement_scores
     from videossl.utils import atomic_write_json, machine_info
 
+    out = out_file(args.out, args.out, "metrics.json", ".json") if args.out else None  # checked before any work
     x = load_array(args.features, args.features_key, "features")
     y = load_array(args.factors, args.factors_key, "factors")
     if x.ndim != 2:
@@ -77,8 +82,8 @@ def run(args) -> int:
     scores = disentanglement_scores(x, y, num_bins=args.bins, topk=args.topk, num_samples=args.num_samples,
                                     factor_names=names)
     scores["machine"] = machine_info()
-    if args.out:
-        atomic_write_json(args.out, scores)
+    if out is not None:
+        atomic_write_json(out, scores)
     c = scores["collapse"]
     top = f"top{args.topk}_med"
     print(f"MED {scores['med']:.4f}" + (f"  {top.replace('_', '-').upper()} {scores[top]:.4f}" if top in scores else "")

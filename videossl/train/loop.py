@@ -76,6 +76,7 @@ class TrainConfig:
     amp: bool = True
     resume: bool = False
     stop_after: int | None = None    # stop (as if killed) after this step; the schedule still spans `steps`
+    progress: bool = True            # a progress bar (tqdm; off when stderr is not a terminal)
     objective_kwargs: dict = field(default_factory=dict)
 
 
@@ -270,7 +271,7 @@ def train(cfg: TrainConfig) -> dict:
     if main:
         from tqdm import tqdm
 
-        bar = tqdm(total=end, initial=start, desc="train", dynamic_ncols=True, disable=None)
+        bar = tqdm(total=end, initial=start, desc="train", dynamic_ncols=True, disable=None if cfg.progress else True)
 
     # 4. the loop
     student.train()
