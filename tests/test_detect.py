@@ -128,3 +128,36 @@ def test_fasterrcnn_without_weights_is_one_line(tmp_path, monkeypatch):
 def test_person_rows_keeps_class_person_as_xywh():
     rows = detect.person_rows(np.array([[10, 20, 40, 100], [0, 0, 5, 5]]), np.array([0.9, 0.8]), np.array([1, 3]))
     np.testing.assert_allclose(rows, [[10, 20, 30, 80, 0.9]])
+
+
+# -- pose without --joints: BlazePose's landmarks mapped to JHMDB's 15 joints ------------------------------------
+
+
+def test_blazepose_landmarks_map_to_jhmdb_joints():
+    from unitrack.data.jhmdb import JOINT_NAMES
+    from unitrack.heads.pose import BLAZEPOSE_TO_JHMDB, blazepose_to_jhmdb
+
+    lm = np.zeros((33, 3))
+    lm[:, 0], lm[:, 1], lm[:, 2] = np.arange(33), 100 + np.arange(33), 1.0
+    lm[27, 2] = 0.2  # left ankle barely visible
+    j = blazepose_to_jhmdb(lm)
+    assert len(BLAZEPOSE_TO_JHMDB) == len(JOINT_NAMES) == 15
+    np.testing.assert_allclose(j[JOINT_NAMES.index("neck")], [11.5, 111.5])
+    np.testing.assert_allclose(j[JOINT_NAMES.index("belly")], [17.5, 117.5])  # mean of shoulders and hips
+    np.testing.assert_allclose(j[JOINT_NAMES.index("face")], [0, 100])
+    np.testing.assert_allclose(j[JOINT_NAMES.index("right_wrist")], [16, 116])
+    np.testing.assert_allclose(j[JOINT_NAMES.index("left_knee")], [25, 125])
+    assert np.isnan(j[JOINT_NAMES.index("left_ankle")]).all() and np.isfinite(np.delete(j, 14, 0)).all()
+
+
+def test_pose_without_joints_or_pose_model_is_one_line(tmp_path, bikes):
+    try:
+        from mediapipe.python.solutions import pose as mp_pose
+
+        mp_pose.Pose(static_image_mode=True, model_complexity=1).close()
+        pytest.skip("MediaPipe's pose model runs here")
+    except Exception:
+        pass
+    with pytest.raises(InputError, match=r"needs --joints JSON, or the optional pose model: pip install") as e:
+        unitrack.track("pose", bikes, tmp_path / "o", model=MODEL, end=2, progress=False)
+    assert "\n" not in str(e.value)

@@ -191,7 +191,7 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
 
     if task not in TASKS:
         raise InputError(None, f"unknown task {task!r} (one of {', '.join(TASKS)})")
-    need = {"sot": ("box", box), "vos": ("mask", mask), "pose": ("joints", joints),
+    need = {"sot": ("box", box), "vos": ("mask", mask), "pose": ("joints", True),  # pose: a pose model otherwise
             "mot": ("detections", True), "mots": ("detections", detections)}[task]  # mot: a detector otherwise
     if need[1] is None:
         raise InputError(None, f"--task {task} needs --{need[0]}")
@@ -211,7 +211,12 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
 
         clip.mask = read_mask(mask, (clip.height, clip.width))
     elif task == "pose":
-        clip.joints, clip.mat_path = read_joints_json(joints, clip)[None], Path(joints)
+        if joints is None:  # first-frame joints from the optional pose model (BlazePose -> JHMDB's 15)
+            from unitrack.heads.pose import first_frame_joints
+
+            clip.joints, clip.mat_path = first_frame_joints(clip.load_frames([0])[0], clip.path)[None], clip.path
+        else:
+            clip.joints, clip.mat_path = read_joints_json(joints, clip)[None], Path(joints)
     elif task == "mots":
         targets, class_id = read_mask_detections(detections, clip, total)
 
@@ -352,7 +357,8 @@ def register(subparsers) -> None:
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--box", help="sot: x,y,w,h of the target in the first frame (0-based pixels)")
     p.add_argument("--mask", help="vos: indexed PNG of the first frame (0 = background)")
-    p.add_argument("--joints", help='pose: JSON {"joints": [[x, y], ...]} of the first frame (0-based pixels)')
+    p.add_argument("--joints", help='pose: JSON {"joints": [[x, y], ...]} of the first frame (0-based pixels); '
+                                    "without it: BlazePose's 15 JHMDB joints (pip install '.[pose]')")
     p.add_argument("--detections", help="mot: MOTChallenge txt; mots: MOTS20 txt (frames 1-based in the whole video)")
     from unitrack.detect import add_arguments
 

@@ -93,18 +93,13 @@ class DCFTracker:
         pixel ``u`` of the crop samples ``x1 + u · (x2 - x1) / (S - 1)`` (UniTrack's ``crop_chw``)."""
         _, H, W = image.shape
         S = self.cfg.crop_size
-        dev = image.device
-        u = torch.arange(S, device=dev, dtype=torch.float32) / (S - 1)
-        grids = []
-        for ww, wh in windows:
-            x = center[0] - ww / 2 + u * ww
-            y = center[1] - wh / 2 + u * wh
-            gx = 2 * x / max(W - 1, 1) - 1
-            gy = 2 * y / max(H - 1, 1) - 1
-            grids.append(torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], -1))
-        grid = torch.stack(grids)
-        return F.grid_sample(image[None].expand(len(grids), -1, -1, -1), grid, mode="bilinear",
-                             padding_mode="zeros", align_corners=True)
+        u = torch.arange(S, dtype=torch.float64) / (S - 1)
+        win = torch.as_tensor(np.asarray(windows, np.float64))  # [B, 2]
+        x = (center[0] - win[:, :1] / 2 + u * win[:, :1]) * (2 / max(W - 1, 1)) - 1  # [B, S] in grid units
+        y = (center[1] - win[:, 1:] / 2 + u * win[:, 1:]) * (2 / max(H - 1, 1)) - 1
+        grid = torch.stack(torch.broadcast_tensors(x[:, None, :], y[:, :, None]), -1)  # [B, S, S, (x, y)]
+        return F.grid_sample(image[None].expand(len(win), -1, -1, -1), grid.to(image.device, torch.float32),
+                             mode="bilinear", padding_mode="zeros", align_corners=True)
 
     def _setup(self, s: int, device) -> None:
         c = self.cfg
