@@ -119,3 +119,14 @@ def test_time_split_separates_features_from_head(model):
     assert boxes.shape == (5, 4) and seen == list(range(5))
     assert t["features"] > 0 and t["tracking"] > 0
     assert t["tracking"] < t["features"]  # the head's own work is a fraction of the forward (measured 3-9 %)
+
+
+def test_crop_samples_unitrack_crop_chw_grid():
+    """Pixel u of an S-pixel crop samples x1 + u (x2 - x1) / (S - 1) (UniTrack's crop_chw): an 8-px window at
+    S = 9 is the 9x9 image itself; a 16-px window has every other pixel in its middle and zeros outside."""
+    img = torch.rand(3, 9, 9)
+    tr = DCFTracker(None, DCFConfig(crop_size=9))
+    crops = tr._crop(img, np.array([4.0, 4.0]), np.array([[8.0, 8.0], [16.0, 16.0]]))
+    np.testing.assert_allclose(crops[0].numpy(), img.numpy(), atol=1e-6)
+    np.testing.assert_allclose(crops[1, :, 2:7, 2:7].numpy(), img[:, ::2, ::2].numpy(), atol=1e-6)
+    assert crops[1, :, :2].abs().max() == 0 and crops[1, :, :, 7:].abs().max() == 0
