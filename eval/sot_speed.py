@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     clip = open_clip(bikes(), 0, args.frames)
     clip.boxes = np.array([BIKES_BOX], float)
     lines = ["# SOT head: speed and the fast setting", "",
-             f"Measured {time.strftime('%Y-%m-%d')} on {machine_info()}, {torch.get_num_threads()} threads; "
+             f"Measured {time.strftime('%Y-%m-%d')} on {machine_info()}; "
              f"`python eval/sot_speed.py {shlex.join(argv or sys.argv[1:])}`.", "",
              f"## Time per frame on `bikes.mp4` (640x272, first {args.frames} frames, 3 scales)", "",
              "One forward per frame (the update crop rides with the next frame's 3 search crops). "
