@@ -118,7 +118,7 @@ def test_time_split_separates_features_from_head(model):
                            on_frame=lambda i, f, b: seen.append(i))
     assert boxes.shape == (5, 4) and seen == list(range(5))
     assert t["features"] > 0 and t["tracking"] > 0
-    assert t["tracking"] < t["features"]  # the head's own work is a fraction of the forward (measured 3-9 %)
+    assert t["tracking"] < t["features"]  # the head's own work is a fraction of the forward (measured 2-18 %)
 
 
 def test_crop_samples_unitrack_crop_chw_grid():

@@ -17,7 +17,7 @@ Per frame, all in torch on the device (the reference used ``torch.rfft``, gone s
 Boxes out are OTB ``x, y, w, h``; ``--model copy-first`` repeats the first box (the trivial baseline).
 
 Speed. The model's forward on the crops is nearly all the time: the head's own work (crops, FFTs, peak,
-update) is 3–9 % of it on CPU (``eval/results/sot.md``). One forward per frame: the template-update crop of
+update) is 2–8 % of it with the default model on CPU, 12–18 % with the tiny test model (``eval/results/sot.md``). One forward per frame: the template-update crop of
 frame ``t`` (at the new position) is encoded in the same batch as frame ``t + 1``'s search crops — the update is
 applied before the detection, so the result is UniTrack's order exactly, with 1 forward instead of 2.
 ``interp_factor=0`` (no online update) drops the update crop altogether. The cost grows with ``crop_size``
