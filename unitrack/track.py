@@ -154,22 +154,6 @@ def _in_cut(frame: np.ndarray, clip: UserClip) -> np.ndarray:
     return (frame >= clip.start) & (frame < clip.start + len(clip))
 
 
-def read_box_detections(path, clip: UserClip, total: int) -> dict[int, np.ndarray]:
-    """MOTChallenge txt (frames numbered in the whole video) -> cleaned ``{cut frame: [M, 5]}``."""
-    from unitrack.data.mot import read_mot_txt
-    from unitrack.heads.mot import clean_detections
-
-    d = read_mot_txt(path, num_frames=total)  # a frame the video does not have: InputError with the line
-    keep = _in_cut(d.frame, clip)
-    f = d.frame[keep] - clip.start
-    rows = np.concatenate([d.boxes[keep], d.conf[keep, None]], 1)
-    dets = {int(t): rows[f == t] for t in np.unique(f)}
-    dets, notes = clean_detections(dets, len(clip), (clip.height, clip.width), str(path))
-    for note in notes:
-        print(f"warning: {note}", file=sys.stderr)
-    return dets
-
-
 def read_mask_detections(path, clip: UserClip, total: int) -> tuple[dict[int, list], int]:
     """MOTS20 txt (frames numbered in the whole video, any class) -> ``{cut frame: [(1.0, rle)]}`` and the
     class id written back (the file's single class, else pedestrian)."""
@@ -186,14 +170,18 @@ def read_mask_detections(path, clip: UserClip, total: int) -> tuple[dict[int, li
 
 def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=None, detections=None,
           model: str = DEFAULT_MODEL, device: str = "auto", start: int = 0, end: int | None = None,
-          render: bool = True, progress: bool = True, options: dict | None = None) -> dict:
+          render: bool = True, progress: bool = True, options: dict | None = None,
+          detector: str | None = None, detector_options: dict | None = None) -> dict:
     """Track ``task``'s target(s) through ``video`` and write the mp4 + predictions into ``out``.
 
     ``box``: ``"x,y,w,h"`` or 4 numbers (0-based pixels of the first frame of the cut); ``mask``: indexed
     PNG path; ``joints``: JSON path; ``detections``: MOTChallenge txt (mot) or MOTS20 txt (mots).
+    mot without ``detections``: ``detector`` (``unitrack.detect``: hog (default), torchvision-fasterrcnn or a
+    det.txt path) with ``detector_options``, cached in ``out/detections/``.
     ``options`` go to the head's config (``DCFConfig``, ``PropagationConfig``, ``TrackerConfig`` fields, flat;
     strings are parsed; see ``unitrack.heads.options``); an unknown key fails before any work.
-    Returns ``{"task", "frames", "predictions", "video", "device"}`` (paths as strings).
+    Returns ``{"task", "frames", "predictions", "video", "device", "timings"}`` (paths as strings; timings:
+    seconds per stage, e.g. mot detection / decode / features / pooling / association).
     """
     from tqdm import tqdm
 
@@ -203,10 +191,12 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
 
     if task not in TASKS:
         raise InputError(None, f"unknown task {task!r} (one of {', '.join(TASKS)})")
-    need = {"sot": ("box", box), "vos": ("mask", mask), "pose": ("joints", joints),
-            "mot": ("detections", detections), "mots": ("detections", detections)}[task]
+    need = {"sot": ("box", box), "vos": ("mask", mask), "pose": ("joints", True),  # pose: a pose model otherwise
+            "mot": ("detections", True), "mots": ("detections", detections)}[task]  # mot: a detector otherwise
     if need[1] is None:
         raise InputError(None, f"--task {task} needs --{need[0]}")
+    if task != "mot" and (detector is not None or detector_options):
+        raise InputError(None, "--detector / --det-opt apply to --task mot only")
     options = normalize_options(task, options)
     class_id, targets = None, None  # mots: the class written back; mot/mots: detections per cut frame
     clip = open_clip(video, int(start), end)
@@ -221,16 +211,24 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
 
         clip.mask = read_mask(mask, (clip.height, clip.width))
     elif task == "pose":
-        clip.joints, clip.mat_path = read_joints_json(joints, clip)[None], Path(joints)
-    elif task == "mot":
-        targets = read_box_detections(detections, clip, total)
-    else:
+        if joints is None:  # first-frame joints from the optional pose model (BlazePose -> JHMDB's 15)
+            from unitrack.heads.pose import first_frame_joints
+
+            clip.joints, clip.mat_path = first_frame_joints(clip.load_frames([0])[0], clip.path)[None], clip.path
+        else:
+            clip.joints, clip.mat_path = read_joints_json(joints, clip)[None], Path(joints)
+    elif task == "mots":
         targets, class_id = read_mask_detections(detections, clip, total)
 
     dev = str(resolve_device(device))
     net = _LazyModel(model, dev)()  # the loader `unitrack eval` uses; missing weights fail before any output
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    timings: dict = {}
+    if task == "mot":  # after the model loads: a missing model fails before minutes of detection
+        from unitrack.detect import resolve_detections
+
+        targets = resolve_detections(clip, out, detections, detector, detector_options, dev, progress, timings)
     mp4 = out / f"{clip.name}.mp4"
     pred = out / (clip.name if task == "vos" else f"{clip.name}.{'json' if task == 'pose' else 'txt'}")
     from unitrack import viz
@@ -246,7 +244,7 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
         bar.update(1)
 
     try:
-        rows = _run_head(task, clip, net, dev, options, emit, pred, targets)
+        rows = _run_head(task, clip, net, dev, options, emit, pred, targets, timings)
         if rows is not None:  # mot/mots: the head's own rows (output filter applied) replace the per-frame ones
             done = {"rows": rows}
     finally:
@@ -255,10 +253,11 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
             writer.close(keep=bool(done))  # frames already drawn are kept even when a later one failed
         _write_predictions(task, pred, clip, done, class_id)
     return {"task": task, "frames": len(clip), "predictions": str(pred), "video": str(mp4) if render else None,
-            "device": dev}
+            "device": dev, "timings": timings}
 
 
-def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, pred: Path, targets):
+def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, pred: Path, targets,
+              timings: dict | None = None):
     """Call the task's head (the same functions ``unitrack eval`` runs) with ``emit(t, rgb, prediction, draw)``
     per frame; return the head's rows for mot/mots, else None (predictions are in ``emit``'s record)."""
     import torch
@@ -272,7 +271,7 @@ def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, p
         if task == "sot":
             from unitrack.heads.sot import DCFConfig, track_sequence
 
-            track_sequence(clip, model, dev, config_from_options(DCFConfig, options, task), baseline,
+            track_sequence(clip, model, dev, config_from_options(DCFConfig, options, task), baseline, timings,
                            on_frame=lambda t, rgb, b: emit(t, rgb, b.copy(), lambda f: viz.draw_track_box(f, b)))
         elif task == "pose":
             from unitrack.heads.pose import propagate_joints
@@ -308,7 +307,7 @@ def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, p
                     items = [(tr.tlwh.copy(), tr.track_id, tr.score) for tr in tracks]
                     emit(t, rgb, items, lambda f: viz.draw_boxes(f, [b for b, _, _ in items], [i for _, i, _ in items]))
 
-                return track_boxes(SequenceFrames(clip), targets, emb, cfg, on_frame=on_frame)
+                return track_boxes(SequenceFrames(clip), targets, emb, cfg, timings=timings, on_frame=on_frame)
             from pycocotools import mask as mask_utils
 
             from unitrack.heads.mots import _rle, track_masks
@@ -358,8 +357,12 @@ def register(subparsers) -> None:
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--box", help="sot: x,y,w,h of the target in the first frame (0-based pixels)")
     p.add_argument("--mask", help="vos: indexed PNG of the first frame (0 = background)")
-    p.add_argument("--joints", help='pose: JSON {"joints": [[x, y], ...]} of the first frame (0-based pixels)')
+    p.add_argument("--joints", help='pose: JSON {"joints": [[x, y], ...]} of the first frame (0-based pixels); '
+                                    "without it: BlazePose's 15 JHMDB joints (pip install '.[pose]')")
     p.add_argument("--detections", help="mot: MOTChallenge txt; mots: MOTS20 txt (frames 1-based in the whole video)")
+    from unitrack.detect import add_arguments
+
+    add_arguments(p)  # mot without --detections: --detector hog|torchvision-fasterrcnn|FILE, --det-opt
     p.add_argument("--out", default="runs/track", help="output folder (default runs/track)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name from the registry (default {DEFAULT_MODEL})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
@@ -377,9 +380,13 @@ def run(args: argparse.Namespace) -> int:
 
     res = track(args.task, args.video, args.out, box=args.box, mask=args.mask, joints=args.joints,
                 detections=args.detections, model=args.model, device=args.device, start=args.start, end=args.end,
-                render=args.render, options=parse_opt_args(args.opt))
+                render=args.render, options=parse_opt_args(args.opt), detector=args.detector,
+                detector_options=parse_opt_args(args.det_opt))
     print(f"{res['task']}: {res['frames']} frames on {res['device']} -> {res['predictions']}"
           + (f", {res['video']}" if res["video"] else ""))
+    t = {k: v for k, v in res["timings"].items() if isinstance(v, float) and v > 0}
+    if t:  # where the time went, per stage (mot: detection / decode / features / pooling / association)
+        print("time: " + ", ".join(f"{k} {v:.1f} s ({res['frames'] / v:.2f} fps)" for k, v in t.items()))
     return 0
 
 

