@@ -162,7 +162,8 @@ def test_otb_table_ranges(tmp_path, capsys):
     _otb_seq(tmp_path, "BlurCar3", range(3, 6), {"groundtruth_rect.txt": _rows(3)})
     seq = otb.load_sequence(root, "BlurCar3")
     assert [p.name for p in seq.frames] == ["0003.jpg", "0004.jpg", "0005.jpg"]
-    assert "3 boxes for the 357 frames 3-359 of the OTB-100 table; frames 6-359 are not scored" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "3 boxes for the 357 frames 3-359 of the OTB-100 table; frames 6-359 are not scored" in err
     _otb_seq(tmp_path, "Board", range(1, 3), {"groundtruth_rect.txt": _rows(698)}, digits=5)
     with pytest.raises(InputError, match=r"Board/img/00003.jpg: missing frame"):
         otb.load_sequence(root, "Board")

@@ -163,8 +163,8 @@ def _names_2016(path: Path, lines: list[str]) -> list[str]:
             continue
         parts = [p for p in fields[0].split("/") if p]
         if len(fields) > 2 or len(parts) < 4 or parts[0] != "JPEGImages":
-            raise InputError(path, f"expected '/JPEGImages/<res>/<seq>/<frame>.jpg /Annotations/<res>/<seq>/<frame>.png'"
-                                   f", got {line.strip()!r}", line=i)
+            raise InputError(path, "expected '/JPEGImages/<res>/<seq>/<frame>.jpg /Annotations/<res>/<seq>/"
+                                   f"<frame>.png', got {line.strip()!r}", line=i)
         names[parts[2]] = None
     return list(names)
 

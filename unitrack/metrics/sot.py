@@ -113,7 +113,8 @@ def sequence_curves(pred: np.ndarray, gt: np.ndarray, replace_first: bool = True
     return succ, prec
 
 
-def sot_metrics(pred: np.ndarray, gt: np.ndarray, replace_first: bool = True, protocol: str = "otb") -> dict[str, float]:
+def sot_metrics(pred: np.ndarray, gt: np.ndarray, replace_first: bool = True,
+                protocol: str = "otb") -> dict[str, float]:
     """``{"success_auc", "precision_20"}`` of one sequence."""
     succ, prec = sequence_curves(pred, gt, replace_first, protocol)
     return {"success_auc": float(np.mean(succ)), "precision_20": float(prec[PRECISION_AT])}
