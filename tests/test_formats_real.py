@@ -267,3 +267,14 @@ def test_vot_sequence_polygons_read_zero_based(tmp_path, capsys, sub):
     (seq_dir / "groundtruth.txt").write_text("1,2,3,4,5\n")
     with pytest.raises(InputError, match=r"groundtruth.txt:1: expected 4 numbers or an even number"):
         otb.load_sequence(tmp_path / "vot", "ball")
+
+
+def test_a_single_otb_sequence_folder_is_a_root(tmp_path):
+    """A one-sequence download (``Crossing/img`` + ``groundtruth_rect.txt``) given as the root itself."""
+    _otb_seq(tmp_path, "Crossing", range(1, 4), {"groundtruth_rect.txt": "3\t4\t5\t6\n" * 3})
+    assert otb.list_sequences(tmp_path / "Crossing") == ["Crossing"]
+    seq = otb.load_sequence(tmp_path / "Crossing", "Crossing")
+    assert len(seq) == 3 and seq.frame_dir == tmp_path / "Crossing" / "img"
+    _otb_seq(tmp_path, "Jogging", range(1, 3), {"groundtruth_rect.1.txt": _rows(2), "groundtruth_rect.2.txt": _rows(2)})
+    assert otb.list_sequences(tmp_path / "Jogging") == ["Jogging-1", "Jogging-2"]
+    assert otb.load_sequence(tmp_path / "Jogging", "Jogging.2").gt_path == tmp_path / "Jogging" / "groundtruth_rect.2.txt"

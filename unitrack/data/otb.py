@@ -37,6 +37,7 @@ invalid ground truth (see :mod:`unitrack.metrics.sot`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,11 +209,20 @@ def _targets(seq_dir: Path) -> list[str]:
     return [seq_dir.name] if _vot_images(seq_dir) is not None else []
 
 
+def _is_sequence_folder(root: Path) -> bool:
+    """``root`` is itself one OTB sequence (``img/`` next to its annotation), as a single-sequence download is."""
+    return (root / "img").is_dir() and any(root.glob("groundtruth_rect*.txt"))
+
+
 def list_sequences(root: str | os.PathLike) -> list[str]:
-    """Names of the targets under ``root`` (sorted by folder): OTB (``<Seq>/img``) and VOT (``groundtruth.txt``)."""
+    """Names of the targets under ``root`` (sorted by folder): OTB (``<Seq>/img``) and VOT (``groundtruth.txt``).
+
+    A ``root`` that is itself one OTB sequence folder lists that sequence (its targets)."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(root, "missing OTB root folder")
+    if _is_sequence_folder(root):
+        return _targets(root)
     names = [n for d in sorted(root.iterdir()) if d.is_dir() for n in _targets(d)]
     if not names:
         raise InputError(root, f"no OTB sequences (<Seq>/img + {GT_FILE}) or VOT sequences (<seq>/{VOT_GT_FILE}) "
@@ -223,6 +233,15 @@ def list_sequences(root: str | os.PathLike) -> list[str]:
 def _entry(root: Path, name: str) -> OTBEntry | None:
     """The table row of ``name``, or for a folder not in the table the row its files imply (None if VOT)."""
     name = canonical_name(name)
+    if _is_sequence_folder(root):  # root is the sequence's own folder
+        base, sep, target = name.rpartition("-")
+        if name in OTB100 and OTB100[name].folder == root.name:
+            return dataclasses.replace(OTB100[name], folder=".")
+        if name == root.name:
+            return OTBEntry(name, ".", 0, 0)
+        if sep and base == root.name and target.isdigit():
+            return OTBEntry(name, ".", 0, 0, gt_file=f"groundtruth_rect.{target}.txt")
+        return None
     if name in OTB100:
         return OTB100[name]
     if (root / name / "img").is_dir():
