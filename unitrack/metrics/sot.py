@@ -103,7 +103,7 @@ def sequence_curves(pred: np.ndarray, gt: np.ndarray, replace_first: bool = True
     ious = rect_iou(pred, gt)
     errs = center_error(pred, gt)
     ious[n_pred:], errs[n_pred:] = 0.0, np.inf  # frames the file does not have
-    if replace_first:
+    if replace_first:  # the tracker was given frame 1, also when its file is empty
         ious[0], errs[0] = rect_iou(gt[:1], gt[:1])[0], 0.0
     if protocol == "otb":
         ok = valid_gt(gt)
