@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,13 @@ from videossl.errors import InputError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 _SPLIT = re.compile(r"[,\s]+")
+
+
+def warn(path: str | os.PathLike | None, problem: str, line: int | None = None) -> None:
+    """One ``warning: FILE[:LINE]: problem`` line on stderr (the house form: no Python warning machinery,
+    no source line), for input that is odd but still scored or read, as the message says."""
+    where = "" if path is None else (f"{os.fspath(path)}:{line}: " if line is not None else f"{os.fspath(path)}: ")
+    print(f"warning: {where}{problem}", file=sys.stderr)
 
 
 def read_lines(path: str | os.PathLike, what: str = "annotation file") -> list[str]:

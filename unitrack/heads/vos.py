@@ -37,10 +37,11 @@ from videossl.errors import InputError
 
 
 
-def sequences(root: Path) -> list[str]:
+def sequences(root: Path, dataset_format: str | None = None) -> list[str]:
+    """Names of the DAVIS root's val list; ``dataset_format`` 'davis2016' | 'davis2017' | None (detected)."""
     from unitrack.data import davis
 
-    return davis.list_sequences(root)
+    return davis.list_sequences(root, dataset_format=dataset_format)
 
 
 def prediction_path(task_dir: Path, seq: str) -> Path:
@@ -113,12 +114,14 @@ def segment_sequence(seq, model, device, config: PropagationConfig | None = None
         t_["propagation"] += t0 - t2
 
 
-def run_sequence(job) -> dict:
-    """The ``unitrack.eval`` entry: write ``RUN/vos/<seq>/<frame>.png`` (atomically: a temp folder renamed)."""
+def run_sequence(job, dataset_format: str | None = None) -> dict:
+    """The ``unitrack.eval`` entry: write ``RUN/vos/<seq>/<frame>.png`` (atomically: a temp folder renamed).
+
+    ``dataset_format`` as in :func:`sequences` (a DAVIS-2016 first mask is the one object, id 1)."""
     from unitrack.data import davis
     from unitrack.data.writers import write_davis_png
 
-    seq = davis.load_sequence(job.root, job.seq)
+    seq = davis.load_sequence(job.root, job.seq, dataset_format=dataset_format)
     job.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{Path(job.seq).name}.", dir=job.out.parent))
     try:

@@ -1,6 +1,6 @@
-"""Video object segmentation: DAVIS-2017 region similarity J and boundary F-measure (semi-supervised).
+"""Video object segmentation: DAVIS region similarity J and boundary F-measure (semi-supervised), 2017 and 2016.
 
-Follows ``davis2017-evaluation`` (``davis2017/metrics.py`` and ``evaluation.py``):
+DAVIS-2017 follows ``davis2017-evaluation`` (``davis2017/metrics.py`` and ``evaluation.py``):
 
 * masks are indexed label maps, 0 = background, 255 = void (excluded from J and F); the number of
   objects of a sequence is the largest label of its first ground-truth frame; a label in a
@@ -16,7 +16,20 @@ Follows ``davis2017-evaluation`` (``davis2017/metrics.py`` and ``evaluation.py``
   all sequences (not over sequences); ``JF_mean = (J_mean + F_mean) / 2``. ``per_sequence`` holds
   the same figures over that sequence's objects.
 
-Missing prediction frames count as all background (the official tool stops with an error).
+DAVIS-2016 (a root in the 2016 layout, or ``dataset_format="davis2016"``) follows the official DAVIS-2016
+code, ``fperazzi/davis`` (``python/lib/davis/dataset/loader.py``, ``measures/{jaccard,f_boundary}.py``,
+``dataset/utils.py``), read for this: ground truth and predictions are read as greyscale and cast to bool
+(any non-zero pixel = the one object; no void); ``DAVISAnnotationLoader._eval`` scores
+``annotations[1:-1]``, i.e. the first and the last frame are excluded as in 2017; ``db_eval_iou`` is the
+same J (1 when both masks are empty) and ``db_eval_boundary`` the same F (``seg2bmap``, disk of radius
+``ceil(0.008 × diagonal)``, same empty-boundary cases); a sequence's figure is the ``nanmean`` over its
+frames and the dataset's the mean over sequences (``db_eval_view``), which, with one object per
+sequence, is the 2017 mean over objects. So the two layouts of the same masks give the same J&F (measured
+in ``eval/results/vos.md``).
+
+A missing prediction PNG of a scored frame counts as all background, with one warning line naming the
+first missing file and the count; the official tools do not score such a run at all (davis2017-evaluation
+exits with "<seq> frame <f> not found!", the 2016 loader fails an assertion on the frame count).
 Each object-frame is scored on the bounding box of ``gt | pred`` grown by 2 px, which gives exactly
 the full-frame numbers (see ``_crop_box``) at a fraction of the cost on 480p frames.
 """
@@ -179,31 +192,42 @@ def evaluate_arrays(gt: dict[str, np.ndarray], pred: dict[str, np.ndarray]) -> d
     return {"overall": summarize(all_objects), "per_sequence": per_seq}
 
 
-def evaluate(gt_root, pred_dir, sequences=None) -> dict:
-    """Score ``pred_dir/<seq>/<frame>.png`` against the DAVIS-2017 layout at ``gt_root`` (val list by default).
+def evaluate(gt_root, pred_dir, sequences=None, dataset_format: str | None = None) -> dict:
+    """Score ``pred_dir/<seq>/<frame>.png`` against the DAVIS root at ``gt_root`` (val list by default).
 
-    Ground truth and predictions are read with :mod:`unitrack.data.davis` (indexed PNGs, size-checked
-    against the frame). The scored frames are the annotated ones, minus the first and the last; a
-    missing prediction frame counts as all background.
+    ``dataset_format``: ``"davis2017"``, ``"davis2016"`` or ``None`` (detected from the layout, see
+    :func:`unitrack.data.davis.detect_format`). Ground truth and predictions are read with
+    :mod:`unitrack.data.davis` (size-checked against the frame; DAVIS-2016: any non-zero pixel is the one
+    object). The scored frames are the annotated ones, minus the first and the last; a missing prediction
+    frame counts as all background, with one warning line per sequence.
     """
     from unitrack.data import davis
+    from unitrack.data._common import warn
     from unitrack.metrics._files import prediction_dir
 
     pred_root = prediction_dir(pred_dir)
-    names = list(sequences) if sequences is not None else davis.list_sequences(gt_root)
+    fmt = davis.detect_format(gt_root, dataset_format)
+    names = list(sequences) if sequences is not None else davis.list_sequences(gt_root, dataset_format=fmt)
     per_seq, all_objects = {}, []
     for name in names:
-        seq = davis.load_sequence(gt_root, name)
+        seq = davis.load_sequence(gt_root, name, dataset_format=fmt)
         ts = sorted(seq.annotations)
         gt = np.stack([seq.load_mask(t) for t in ts])
         pred = np.zeros_like(gt)
         if not (pred_root / name).is_dir():
+            # the message and mechanism of unitrack.metrics._files.prediction_file, shared by every task
             warnings.warn(f"{pred_root / name}: no prediction file; scored as empty", stacklevel=2)
+        missing = []
         for i, t in enumerate(ts):
             path = pred_root / name / f"{seq.frames[t].stem}.png"
             if path.exists():
-                pred[i] = davis.read_mask(path, (seq.height, seq.width))
-        objs = object_means(*sequence_scores(gt, pred))
+                pred[i] = davis.read_mask(path, (seq.height, seq.width), seq.binary)
+            elif 0 < i < len(ts) - 1:  # only scored frames matter (the official tools read only those)
+                missing.append(path)
+        if missing and (pred_root / name).is_dir():
+            more = f" (and {len(missing) - 1} more of {name})" if len(missing) > 1 else ""
+            warn(missing[0], f"missing prediction{more}; scored as background (the official DAVIS tools stop here)")
+        objs = object_means(*sequence_scores(gt, pred, 1 if seq.binary else None))
         per_seq[name] = summarize(objs)
         all_objects += objs
     return {"overall": summarize(all_objects), "per_sequence": per_seq}
