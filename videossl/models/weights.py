@@ -160,12 +160,13 @@ def _is_head(key: str) -> bool:
     return bool(HEAD_NAMES & set(key.split(".")[:2]))
 
 
-def _summary(keys: list[str]) -> str:
-    """``encoder_k.* (320), queue`` : keys grouped by their first two components."""
+def _summary(keys: list[str], prefix: str = "") -> str:
+    """``encoder_k.* (320), queue, encoder_q.fc.* (4)``: keys grouped by their first component after ``prefix``."""
     groups: dict[str, int] = {}
     for k in keys:
-        parts = k.split(".")
-        g = ".".join(parts[:2]) + ".*" if len(parts) > 2 else k
+        p = prefix if prefix and k.startswith(prefix) else ""
+        head, dot, _ = k[len(p):].partition(".")
+        g = f"{p}{head}.*" if dot else k
         groups[g] = groups.get(g, 0) + 1
     return ", ".join(f"{g} ({n})" if n > 1 else g for g, n in groups.items())
 
@@ -206,7 +207,8 @@ def load_weights(model: nn.Module, state: dict, path: str | os.PathLike, note: b
     import sys
 
     kept, unexpected, label, ignored = select_backbone(model, state)
+    prefix = dict(PUBLISHED_FORMATS).get(label, "")
     load_into(model, {**kept, **unexpected}, path)
     if note and ignored:
         print(f"note: {path}: {label} checkpoint, {len(kept)} tensors loaded; ignored {len(ignored)}: "
-              f"{_summary(ignored)}", file=sys.stderr)
+              f"{_summary(ignored, prefix)}", file=sys.stderr)
