@@ -31,6 +31,8 @@ class VideoModel(nn.Module):
     embed_dim: int = 0
     has_text: bool = False
     name: str = ""
+    #: state-dict prefixes of the full network that this dense trunk leaves out (dropped when loading)
+    drop_prefixes: tuple[str, ...] = ()
 
     def encode_frames(self, x: torch.Tensor) -> torch.Tensor:
         """[B,3,H,W] normalised frames -> [B,C,H/stride,W/stride] dense features."""

@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import VideoModel
-from .weights import looks_like_path, open_clip_weights_file
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -60,17 +59,20 @@ def vit_head(visual: nn.Module, x: torch.Tensor, grid: tuple[int, int]) -> tuple
     return pooled, dense
 
 
-def build_open_clip(cfg: dict, pretrained: str | None) -> nn.Module:
-    """The open_clip CLIP of an entry: a named architecture (``arch``) or an inline config (``clip``)."""
+def build_open_clip(cfg: dict, file: str | None = None) -> nn.Module:
+    """The open_clip CLIP of an entry: a named architecture (``arch``) or an inline config (``clip``).
+
+    ``file``: the weights file the registry resolved (open_clip reads its formats, OpenAI's TorchScript too)."""
     import open_clip
 
     if "clip" in cfg:  # tiny test configs: never pretrained
         c = cfg["clip"]
         return open_clip.model.CLIP(embed_dim=c["embed_dim"], vision_cfg=dict(c["vision"]),
                                     text_cfg=dict(c["text"]), quick_gelu=True)
-    file = None
-    if pretrained is not None and not looks_like_path(pretrained):
-        file = open_clip_weights_file(cfg["arch"], pretrained)  # cache only; fails in one line, at once
+    if cfg["arch"] not in open_clip.list_models():
+        from videossl.errors import InputError
+
+        raise InputError(None, f"open_clip has no architecture {cfg['arch']!r} (open_clip.list_models())")
     logging.getLogger().disabled, was = True, logging.getLogger().disabled  # "initialized randomly" warning
     try:
         # OpenAI's ViT-B/16 was trained with QuickGELU; random builds use the same graph.
@@ -134,5 +136,5 @@ class ClipViT(VideoModel):
         return self.clip.encode_text(tokens)
 
 
-def build_clip_vit(cfg: dict, pretrained: str | None) -> ClipViT:
-    return ClipViT(build_open_clip(cfg, pretrained))
+def build_clip_vit(cfg: dict, file: str | None = None) -> ClipViT:
+    return ClipViT(build_open_clip(cfg, file))

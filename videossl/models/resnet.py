@@ -14,16 +14,15 @@ from torch import nn
 from torchvision.models import resnet as tvr
 
 from .base import VideoModel
-from .weights import looks_like_path, torchvision_weights_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 _ARCHS = {
-    # name: (block, layers, torchvision weights enum)
-    "resnet18": (tvr.BasicBlock, [2, 2, 2, 2], tvr.ResNet18_Weights.IMAGENET1K_V1),
-    "resnet50": (tvr.Bottleneck, [3, 4, 6, 3], tvr.ResNet50_Weights.IMAGENET1K_V1),
-    "tiny": (tvr.BasicBlock, [1, 1, 1, 1], None),
+    # name: (block, layers); ImageNet weights: the registry's "imagenet" entries (torchvision's V1 files)
+    "resnet18": (tvr.BasicBlock, [2, 2, 2, 2]),
+    "resnet50": (tvr.Bottleneck, [3, 4, 6, 3]),
+    "tiny": (tvr.BasicBlock, [1, 1, 1, 1]),
 }
 
 
@@ -38,10 +37,11 @@ class ResNetStride8(VideoModel):
     """conv1 .. layer3 of a torchvision ResNet with layer3 at stride 1: dense features at stride 8."""
 
     mean, std, stride, has_text = IMAGENET_MEAN, IMAGENET_STD, 8, False
+    drop_prefixes = ("layer4.", "fc.")  # in every ResNet checkpoint; UniTrack drops them too
 
     def __init__(self, arch: str = "resnet18", input_size: tuple[int, int] = (224, 224)):
         super().__init__()
-        block, layers, _ = _ARCHS[arch]
+        block, layers = _ARCHS[arch]
         net = tvr.ResNet(block, layers)
         self.arch = arch
         self.input_size = tuple(input_size)
@@ -55,25 +55,6 @@ class ResNetStride8(VideoModel):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer3(self.layer2(self.layer1(x)))
 
-    def load_imagenet(self, pretrained: str) -> None:
-        """torchvision's ImageNet weights from the local torch hub cache (layer4/fc are dropped)."""
-        weights = _ARCHS[self.arch][2]
-        if weights is None:
-            from videossl.errors import MissingWeightsError
 
-            raise MissingWeightsError(None, f"{self.name or self.arch} has no {pretrained!r} weights (random test model)")
-        state = torch.load(torchvision_weights_file(weights), map_location="cpu", weights_only=True)
-        state = {k: v for k, v in state.items() if not k.startswith(("layer4.", "fc."))}
-        self.load_state_dict(state, strict=True)
-
-
-def build_resnet(cfg: dict, pretrained: str | None) -> ResNetStride8:
-    model = ResNetStride8(cfg["arch"], tuple(cfg.get("input_size", (224, 224))))
-    if pretrained is not None and not looks_like_path(pretrained):
-        if pretrained != "imagenet":
-            from videossl.errors import MissingWeightsError
-
-            raise MissingWeightsError(None, f"unknown weights tag {pretrained!r} for {cfg['arch']} "
-                                            "(use 'imagenet' or a local checkpoint path)")
-        model.load_imagenet(pretrained)
-    return model
+def build_resnet(cfg: dict, weights=None) -> ResNetStride8:
+    return ResNetStride8(cfg["arch"], tuple(cfg.get("input_size", (224, 224))))

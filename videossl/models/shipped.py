@@ -31,19 +31,16 @@ from torch import nn
 
 from videossl.errors import InputError, MissingWeightsError
 
+from .pretrained import CHECKPOINT_DIR
+from .registry import TRAIN_HINT, get_model_config
 from .temporal_clip import TemporalClipViT
-from .weights import load_into, looks_like_path, read_state_dict
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 CONFIG_FILE = CHECKPOINT_DIR / "videossl-tiny.json"
-#: The weights shipped in the package, by ``pretrained`` tag (``"shipped"`` is the model's default).
-SHIPPED_WEIGHTS = MappingProxyType({
-    "shipped": CHECKPOINT_DIR / "videossl-tiny.safetensors",
-    "actions": CHECKPOINT_DIR / "videossl-tiny-actions.safetensors",
-})
+#: The weights shipped in the package, by ``pretrained`` tag (``"shipped"`` is the model's default); the
+#: registry entry's ``weights`` table is the source of truth.
+SHIPPED_WEIGHTS = MappingProxyType({tag: CHECKPOINT_DIR / w.file
+                                    for tag, w in get_model_config("videossl-tiny")["weights"].items()})
 WEIGHTS_FILE = SHIPPED_WEIGHTS["shipped"]
-TRAIN_HINT = ("`videossl train --concepts prompts/kinetics.json --data VIDEOS_DIR --out RUN --model videossl-tiny`, "
-              "then copy RUN/model.safetensors there (or pass pretrained=PATH / --pretrained PATH)")
 
 
 class _VisionOnly(nn.Module):
@@ -123,15 +120,6 @@ def load_config(path: Path = CONFIG_FILE) -> dict:
     return config
 
 
-def build_videossl_tiny(cfg: dict, pretrained: str | None) -> VideoSSLTiny:
-    """Architecture from the json; a tag of :data:`SHIPPED_WEIGHTS` loads packaged weights (``"shipped"``: the default)."""
-    model = VideoSSLTiny(load_config(Path(cfg.get("config", CONFIG_FILE))))
-    if pretrained in SHIPPED_WEIGHTS:
-        path = SHIPPED_WEIGHTS[pretrained]
-        if not path.is_file():
-            raise MissingWeightsError(path, f"videossl-tiny weights not found; train them with: {TRAIN_HINT}")
-        load_into(model, read_state_dict(path), path)  # float16 files are cast to the model's float32
-    elif pretrained is not None and not looks_like_path(pretrained):
-        raise MissingWeightsError(None, f"videossl-tiny has no weights tag {pretrained!r} "
-                                        f"(tags: {', '.join(SHIPPED_WEIGHTS)}; or None, or a path)")
-    return model
+def build_videossl_tiny(cfg: dict, weights=None) -> VideoSSLTiny:
+    """Architecture from the json (its weights: the registry's ``shipped`` / ``actions`` entries)."""
+    return VideoSSLTiny(load_config(Path(cfg.get("config", CONFIG_FILE))))

@@ -103,6 +103,6 @@ class TemporalClipViT(ClipViT):
         return self.forward_clip(x)[0].mean(1)
 
 
-def build_temporal_clip(cfg: dict, pretrained: str | None) -> TemporalClipViT:
-    return TemporalClipViT(build_open_clip(cfg, pretrained), num_frames=cfg.get("num_frames", 8),
+def build_temporal_clip(cfg: dict, file: str | None = None) -> TemporalClipViT:
+    return TemporalClipViT(build_open_clip(cfg, file), num_frames=cfg.get("num_frames", 8),
                            image_size=cfg.get("image_size"), grad_checkpointing=cfg.get("grad_checkpointing", False))

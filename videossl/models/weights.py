@@ -17,7 +17,8 @@ from torch import nn
 from videossl.errors import InputError, MissingWeightsError
 
 #: Keys under which training scripts commonly nest the weights (timm, DINO, our trainer's torch files).
-_NESTED_KEYS = ("state_dict", "model", "teacher", "module")
+#: BYOL (sthalles/PyTorch-BYOL) saves ``online_network_state_dict``.
+_NESTED_KEYS = ("state_dict", "model", "teacher", "online_network_state_dict", "module")
 
 
 def looks_like_path(pretrained: str | os.PathLike) -> bool:
@@ -74,14 +75,15 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor], path: str | os.P
 
 
 def torchvision_weights_file(weights) -> Path:
-    """The cached file of a torchvision ``Weights`` enum entry, or one clear error when absent."""
+    """The cached file of a torchvision ``Weights`` enum entry (or its URL), or one clear error when absent."""
+    url = weights if isinstance(weights, str) else weights.url
     hub_dir = Path(torch.hub.get_dir()) / "checkpoints"
-    path = hub_dir / os.path.basename(weights.url)
+    path = hub_dir / os.path.basename(url)
     if path.is_file():
         return path
     raise MissingWeightsError(
         None, f"ImageNet weights {path.name} are not cached in {hub_dir} and cannot be downloaded offline; "
-              f"download {weights.url} there, or pass a local file with pretrained=PATH / --pretrained PATH")
+              f"download {url} there, or pass a local file with pretrained=PATH / --pretrained PATH")
 
 
 def open_clip_weights_file(arch: str, tag: str) -> str:
@@ -136,3 +138,77 @@ def _hf_cached(repo: str, filenames: list[str]) -> str | None:
         if isinstance(hit, str) and os.path.isfile(hit):
             return hit
     return None
+
+
+#: Published self-supervised checkpoint layouts, as UniTrack's model zoo takes them: where the backbone sits
+#: in the state dict (after the nesting key and a DDP ``module.`` are removed by :func:`read_state_dict`).
+#: Everything outside the prefix (momentum encoder, queue, predictor, projector) is ignored.
+PUBLISHED_FORMATS = (
+    ("plain", ""),                                   # torchvision/timm saves, SwAV, SimCLR (converted), DINO backbones
+    ("MoCo v1/v2 (DetCo, PCL)", "encoder_q."),        # module.encoder_q.* ; encoder_k.*, queue
+    ("MoCo v3", "base_encoder."),                     # module.base_encoder.* ; momentum_encoder.*, predictor.*
+    ("BYOL", "online_network.encoder."),              # online_network.encoder.* ; target_network.*, predictor.*
+    ("PixPro / InsDis / SimCLR", "encoder."),         # module.encoder.* (BYOL's online_network_state_dict too)
+    ("DINO / Barlow Twins", "backbone."),             # teacher/student dicts, Barlow's full checkpoint
+)
+#: Heads of self-supervised and supervised nets that a dense backbone leaves out (first or second key component).
+HEAD_NAMES = frozenset({"fc", "head", "heads", "classifier", "projection_head", "prototypes", "projector",
+                        "predictor", "projection", "projetion"})  # "projetion": BYOL (sthalles) spells it so
+
+
+def _is_head(key: str) -> bool:
+    return bool(HEAD_NAMES & set(key.split(".")[:2]))
+
+
+def _summary(keys: list[str], prefix: str = "") -> str:
+    """``encoder_k.* (320), queue, encoder_q.fc.* (4)``: keys grouped by their first component after ``prefix``."""
+    groups: dict[str, int] = {}
+    for k in keys:
+        p = prefix if prefix and k.startswith(prefix) else ""
+        head, dot, _ = k[len(p):].partition(".")
+        g = f"{p}{head}.*" if dot else k
+        groups[g] = groups.get(g, 0) + 1
+    return ", ".join(f"{g} ({n})" if n > 1 else g for g, n in groups.items())
+
+
+def select_backbone(model: nn.Module, state: dict) -> tuple[dict, dict, str, list[str]]:
+    """The model's tensors inside a published checkpoint layout.
+
+    Returns ``(kept, unexpected, format_label, ignored)``: ``kept`` the keys the model has, ``unexpected``
+    extra keys that are neither a head nor declared dropped by the model (``drop_prefixes``) - a load
+    then fails on them -, and the ignored key names (outside the backbone prefix, heads, dropped stages).
+    """
+    own = set(model.state_dict())
+    adapt = getattr(model, "adapt_state_dict", lambda s: s)
+    best = None
+    for label, prefix in PUBLISHED_FORMATS:
+        sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if sub:
+            sub = adapt(sub)
+            hits = len(own & set(sub))
+            if best is None or hits > best[0]:
+                best = (hits, label, prefix, sub)
+    if best is None:
+        return {}, {}, "plain", []
+    _, label, prefix, sub = best
+    drop = tuple(getattr(model, "drop_prefixes", ()))
+    kept = {k: v for k, v in sub.items() if k in own}
+    extra = [k for k in sub if k not in own]
+    unexpected = {k: sub[k] for k in extra if not (_is_head(k) or (drop and k.startswith(drop)))}
+    ignored = [k for k in state if not k.startswith(prefix)] + [prefix + k for k in extra if k not in unexpected]
+    return kept, unexpected, label, ignored
+
+
+def load_weights(model: nn.Module, state: dict, path: str | os.PathLike, note: bool = True) -> None:
+    """Load a checkpoint in any published layout: prefix found, heads dropped, the rest strict.
+
+    With ``note``, one line on stderr says which layout was read and lists what was ignored.
+    """
+    import sys
+
+    kept, unexpected, label, ignored = select_backbone(model, state)
+    prefix = dict(PUBLISHED_FORMATS).get(label, "")
+    load_into(model, {**kept, **unexpected}, path)
+    if note and ignored:
+        print(f"note: {path}: {label} checkpoint, {len(kept)} tensors loaded; ignored {len(ignored)}: "
+              f"{_summary(ignored, prefix)}", file=sys.stderr)
