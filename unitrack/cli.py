@@ -7,6 +7,7 @@ from videossl.clitools import run_cli
 # command name -> module defining ``register(subparsers)``
 COMMANDS: dict[str, str] = {
     "data": "unitrack.data.cli",
+    "bench": "unitrack.bench",
     "eval": "unitrack.eval",
     "metrics": "unitrack.metrics.cli",
     "track": "unitrack.track",

@@ -1,6 +1,6 @@
 """``unitrack eval``: the one runner for every task — data -> model -> head -> predictions -> metrics.json.
 
-Tasks plug in through :data:`TASKS` (task -> module). A task module provides three functions:
+Tasks plug in through the task table :data:`unitrack.tasks.TASKS`. A task's head module provides three functions:
 
 ``sequences(root: Path) -> list[str]``
     the sequence names of a dataset ROOT (the contract's layout for that task);
@@ -12,8 +12,8 @@ Tasks plug in through :data:`TASKS` (task -> module). A task module provides thr
     (seconds per stage). ``job.model`` loads the model on first access, so a fully resumed run
     never builds one; ``job.render`` is an mp4 path when ``--render`` was given.
 
-Adding a task (vos, pose, sot) = one entry in ``TASKS`` and a module with those functions; metrics
-come from ``unitrack.metrics.<task>.evaluate`` and the file/table from ``unitrack.metrics.report``.
+Adding a task = one entry in the task table (:mod:`unitrack.tasks`) and a head module with those functions;
+metrics come from the entry's metric module and the file/table from ``unitrack.metrics.report``.
 A bad sequence (``InputError``) is reported in one line and skipped; the others still run and
 their predictions stay written; the exit status is then 2.
 
@@ -25,24 +25,20 @@ the predictions and writes ``metrics.json`` (the same figures as one process); o
 from __future__ import annotations
 
 import argparse
-import importlib
+import errno
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from unitrack.tasks import NAMES, get_task
 from videossl.errors import InputError, MissingWeightsError
 
-# task -> module implementing sequences / prediction_path / run_sequence (see the module docstring)
-TASKS: dict[str, str] = {
-    "mot": "unitrack.heads.mot",
-    "mots": "unitrack.heads.mots",
-    "vos": "unitrack.heads.vos",
-    "pose": "unitrack.heads.pose",
-    "sot": "unitrack.heads.sot",
-}
-ALL_TASKS = ("sot", "vos", "mot", "mots", "pose")
+# errors of the output's file system (not of one sequence): stop, keep what is written, say where
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM})
+
 DEFAULT_MODEL = "videossl-tiny"
 
 
@@ -80,26 +76,59 @@ class _LazyModel:
 
 
 def task_module(task: str):
-    if task not in TASKS:
-        have = ", ".join(sorted(TASKS))
-        raise InputError(None, f"task {task!r} has no head registered yet (available: {have})")
-    return importlib.import_module(TASKS[task])
+    """The head module of ``task`` (from the task table)."""
+    return get_task(task).head_module()
+
+
+def clean_stale_temporaries(task_dir: Path, seqs: list[str]) -> list[Path]:
+    """Remove the ``.tmp-<seq>.*`` files/folders a killed run left for these sequences (heads and
+    ``atomic_write`` build every prediction there before renaming it into place, so none is a result).
+    Only this shard's sequences: another rank may be writing its own right now."""
+    gone = []
+    for seq in seqs:
+        for p in Path(task_dir).glob(f".tmp-{Path(seq).name}.*"):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
+
+
+def _normal_dir_mode(path: Path) -> None:
+    """Give a prediction folder the mode ``mkdir`` would (``mkdtemp`` makes 0700): the umask's read bits,
+    with search bits where read is granted (0755 under the usual umask 022)."""
+    from videossl.utils.atomic import default_file_mode
+
+    fmode = default_file_mode()
+    path.chmod(fmode | ((fmode & 0o444) >> 2))
+
+
+def disk_error(exc: OSError, where: Path, done: list[str], task_dir: Path) -> InputError:
+    """One line for a write failure of the output's file system, listing the predictions kept."""
+    path = exc.filename or where
+    kept = ", ".join(done[:10]) + (f" ... ({len(done)} in all)" if len(done) > 10 else "") if done else "none"
+    return InputError(path, f"cannot write: {exc.strerror or exc}; stopped. Predictions completed and kept in "
+                            f"{task_dir}: {kept}; free space (or fix the folder) and re-run the same command to resume")
 
 
 def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAULT_MODEL, out: str | Path = "runs/eval",
                   device: str = "auto", render: bool = False, sequences: list[str] | None = None,
-                  options: dict | None = None, progress: bool = True, pretrained: str | None = "default") -> dict:
+                  options: dict | None = None, progress: bool = True, pretrained: str | None = "default",
+                  model_loader=None) -> dict:
     """Run (or resume) one task and write ``RUN/metrics.json``; return the metrics dict.
 
     ``pretrained`` goes to ``create_model``: ``"default"`` is the model's own weights (the shipped checkpoint for
     videossl-tiny), else a tag (``imagenet``, ``openai``), a Hugging Face id or a local path. ``options``: the
     head's settings as a flat dict (``unitrack.heads.options``; strings are parsed, an unknown key fails here,
-    before any work); they are recorded in ``metrics.json`` under ``"options"``."""
+    before any work); they are recorded in ``metrics.json`` under ``"options"``. ``model_loader``: a callable
+    returning the model (``unitrack bench`` shares one across tasks); default: built from ``model`` on first use.
+
+    ``out`` is checked writable before any work; a full or read-only disk in the middle stops the run with one
+    ``InputError`` line naming the path and the predictions kept (all of them resume)."""
     from unitrack.heads.options import normalize_options
     from videossl import dist as vdist
-    from videossl.utils import machine_info, resolve_device
+    from videossl.utils import resolve_device
 
-    mod = task_module(task)
+    spec = get_task(task)
+    mod = spec.head_module()
     options = normalize_options(task, options)
     if data is None:
         from unitrack.data.synth import ensure_benchmark
@@ -114,14 +143,32 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
     dev = str(dev)
     run = Path(out)
     task_dir = run / task
-    task_dir.mkdir(parents=True, exist_ok=True)
     seqs = list(sequences) if sequences else list(mod.sequences(root))
     if not seqs:
         raise InputError(root, f"no {task} sequences found (see the layout in CONTRACT.md)")
+    from videossl.utils.outputs import check_output_dir
+
+    check_output_dir(task_dir)  # a read-only or full --out: one line now, not a traceback after the first sequence
+    try:
+        return _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretrained, options, render,
+                         progress, rank, world, dev, model_loader)
+    except OSError as exc:
+        if exc.errno not in DISK_ERRNOS:
+            raise
+        done = [s for s in seqs if spec.prediction_path(task_dir, s).exists()]
+        raise disk_error(exc, run, done, task_dir) from None
+
+
+def _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretrained, options, render, progress,
+              rank, world, dev, model_loader) -> dict:
+    from videossl import dist as vdist
+    from videossl.utils import machine_info
+
     _check_resume(run / f"{task}_settings.json", task_dir,
                   {"model": model, "pretrained": pretrained, "data": str(root.resolve()), "options": options},
                   write=rank == 0)
-    loader = _LazyModel(model, dev, pretrained)
+    loader = model_loader if model_loader is not None else _LazyModel(model, dev, pretrained)
+    clean_stale_temporaries(task_dir, seqs[rank::world])
     main_timing = run / f"{task}_timings.json"
     timing_path = main_timing if world == 1 else run / f"{task}_timings.rank{rank}.json"
     timings = {}
@@ -134,7 +181,7 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
     bar = tqdm(seqs[rank::world], desc=f"{task}", unit="seq", disable=not progress or rank != 0, file=sys.stderr)
     for seq in bar:
         bar.set_postfix_str(seq)
-        pred = mod.prediction_path(task_dir, seq)
+        pred = spec.prediction_path(task_dir, seq)
         if pred.exists():
             continue  # resume: written atomically, so it is complete
         job = SequenceJob(root, seq, pred, dev, model, (run / "render" / task / f"{seq}.mp4") if render else None,
@@ -148,6 +195,8 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
             failures.append(str(exc))
             print(f"error: {exc}", file=sys.stderr)
             continue
+        if pred.is_dir():
+            _normal_dir_mode(pred)
         info["seconds"] = time.perf_counter() - t0
         timings[seq] = info
         from videossl.utils import atomic_write_json
@@ -165,7 +214,7 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
         atomic_write_json(main_timing, timings)
         for p in run.glob(f"{task}_timings.rank*.json"):
             p.unlink()
-    done = [s for s in seqs if mod.prediction_path(task_dir, s).exists()]
+    done = [s for s in seqs if spec.prediction_path(task_dir, s).exists()]
     from unitrack.metrics import evaluate as evaluate_metrics
 
     result = evaluate_metrics(task, root, task_dir, done) if done else {"overall": {}, "per_sequence": {}}
@@ -222,10 +271,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("eval", help="run a tracking head on a benchmark and score it",
                               description="Run a task's head on every sequence (resuming finished ones), "
                                           "write RUN/<task>/ predictions and RUN/metrics.json.")
-    p.add_argument("--task", required=True, choices=ALL_TASKS)
+    p.add_argument("--task", required=True, choices=NAMES)
     p.add_argument("--data", default=None, help="dataset ROOT (default: the built-in synthetic benchmark)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name from the registry (default {DEFAULT_MODEL})")
-    p.add_argument("--out", default="runs/eval", help="run directory (default runs/eval)")
+    p.add_argument("--out", default="runs/eval", help="run folder (default runs/eval)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--render", action="store_true", help="also draw the results into RUN/render/<task>/<seq>.mp4")
     p.add_argument("--sequences", nargs="*", default=None, help="only these sequences")
@@ -233,6 +282,9 @@ def register(subparsers) -> None:
                    help="weights for --model: a tag (imagenet, openai), a Hugging Face id or a local checkpoint; "
                         "default: the model's own (the shipped checkpoint for videossl-tiny)")
     add_opt_argument(p)
+    from videossl.clitools import add_progress_arg
+
+    add_progress_arg(p)
     p.set_defaults(func=run)
 
 
@@ -252,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
     options = parse_opt_args(args.opt)
     try:
         evaluate_task(args.task, args.data, args.model, args.out, args.device, args.render, args.sequences,
-                      options=options, pretrained=args.pretrained)
+                      options=options, progress=not args.no_progress, pretrained=args.pretrained)
     finally:
         vdist.cleanup()
     return 0

@@ -33,7 +33,8 @@ import numpy as np
 from unitrack.data._common import LazyFrames
 from videossl.errors import InputError
 
-TASKS = ("sot", "vos", "mot", "mots", "pose")
+from unitrack.tasks import NAMES, TASKS
+
 DEFAULT_MODEL = "videossl-tiny"
 
 
@@ -137,8 +138,11 @@ def read_joints_json(path, clip: UserClip) -> np.ndarray:
         raise InputError(path, "joints must be a list of [x, y] pairs") from None
     if a.ndim == 3:
         a = a[0]
-    if a.ndim != 2 or a.shape[1] != 2 or len(a) == 0:
-        raise InputError(path, f"joints must be [[x, y], ...] (J x 2), got shape {list(a.shape)}")
+    from unitrack.data.writers import NUM_JOINTS
+
+    if a.ndim != 2 or a.shape != (NUM_JOINTS, 2):  # the pose output format holds JHMDB's 15 joints
+        raise InputError(path, f"joints must be {NUM_JOINTS} [x, y] pairs (JHMDB's joints, {NUM_JOINTS} x 2), "
+                               f"got shape {list(a.shape)}")
     ok = np.isfinite(a).all(1)
     inside = ok & (a[:, 0] >= 0) & (a[:, 1] >= 0) & (a[:, 0] < clip.width) & (a[:, 1] < clip.height)
     if not ok.any():
@@ -171,7 +175,8 @@ def read_mask_detections(path, clip: UserClip, total: int) -> tuple[dict[int, li
 def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=None, detections=None,
           model: str = DEFAULT_MODEL, device: str = "auto", start: int = 0, end: int | None = None,
           render: bool = True, progress: bool = True, options: dict | None = None,
-          detector: str | None = None, detector_options: dict | None = None) -> dict:
+          detector: str | None = None, detector_options: dict | None = None,
+          pretrained: str | None = "default") -> dict:
     """Track ``task``'s target(s) through ``video`` and write the mp4 + predictions into ``out``.
 
     ``box``: ``"x,y,w,h"`` or 4 numbers (0-based pixels of the first frame of the cut); ``mask``: indexed
@@ -190,11 +195,11 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
     from videossl.utils import resolve_device
 
     if task not in TASKS:
-        raise InputError(None, f"unknown task {task!r} (one of {', '.join(TASKS)})")
-    need = {"sot": ("box", box), "vos": ("mask", mask), "pose": ("joints", True),  # pose: a pose model otherwise
-            "mot": ("detections", True), "mots": ("detections", detections)}[task]  # mot: a detector otherwise
-    if need[1] is None:
-        raise InputError(None, f"--task {task} needs --{need[0]}")
+        raise InputError(None, f"unknown task {task!r} (one of {', '.join(NAMES)})")
+    flag = TASKS[task].target  # the first-frame target's flag, from the task table
+    finds_own = ("mot", "pose")  # mot: a built-in detector; pose: a pose model (when installed)
+    if task not in finds_own and {"box": box, "mask": mask, "joints": joints, "detections": detections}[flag] is None:
+        raise InputError(None, f"--task {task} needs --{flag}")
     if task != "mot" and (detector is not None or detector_options):
         raise InputError(None, "--detector / --det-opt apply to --task mot only")
     options = normalize_options(task, options)
@@ -221,16 +226,17 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
         targets, class_id = read_mask_detections(detections, clip, total)
 
     dev = str(resolve_device(device))
-    net = _LazyModel(model, dev)()  # the loader `unitrack eval` uses; missing weights fail before any output
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from videossl.utils.outputs import check_output_dir
+
+    out = check_output_dir(out)  # read-only or full: one line before the model is built
+    net = _LazyModel(model, dev, pretrained)()  # the loader `unitrack eval` uses; missing weights fail before output
     timings: dict = {}
     if task == "mot":  # after the model loads: a missing model fails before minutes of detection
         from unitrack.detect import resolve_detections
 
         targets = resolve_detections(clip, out, detections, detector, detector_options, dev, progress, timings)
     mp4 = out / f"{clip.name}.mp4"
-    pred = out / (clip.name if task == "vos" else f"{clip.name}.{'json' if task == 'pose' else 'txt'}")
+    pred = TASKS[task].prediction_path(out, clip.name)  # the file (folder for vos) `unitrack eval` writes
     from unitrack import viz
 
     writer = viz.Mp4Writer(mp4, clip.fps) if render else None
@@ -276,7 +282,7 @@ def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, p
         elif task == "pose":
             from unitrack.heads.pose import propagate_joints
 
-            edges = None if clip.joints.shape[1] == 15 else []  # JHMDB's skeleton only for its 15 joints
+            edges = None  # JHMDB's skeleton (read_joints_json takes its 15 joints only)
             propagate_joints(clip, model, dev, config_from_options(PropagationConfig, options, task), baseline,
                              on_frame=lambda t, rgb, j: emit(t, rgb, j.copy(), lambda f: viz.draw_pose(f, j, edges)))
         elif task == "vos":
@@ -354,7 +360,7 @@ def register(subparsers) -> None:
                               description="Track a target through a video file or frame folder; write OUT/<name>.mp4 "
                                           "(result drawn) and the predictions in the task's standard format.")
     p.add_argument("video", help="video file or folder of frames")
-    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--task", required=True, choices=NAMES)
     p.add_argument("--box", help="sot: x,y,w,h of the target in the first frame (0-based pixels)")
     p.add_argument("--mask", help="vos: indexed PNG of the first frame (0 = background)")
     p.add_argument("--joints", help='pose: JSON {"joints": [[x, y], ...]} of the first frame (0-based pixels); '
@@ -365,6 +371,9 @@ def register(subparsers) -> None:
     add_arguments(p)  # mot without --detections: --detector hog|torchvision-fasterrcnn|FILE, --det-opt
     p.add_argument("--out", default="runs/track", help="output folder (default runs/track)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name from the registry (default {DEFAULT_MODEL})")
+    p.add_argument("--pretrained", default="default",
+                   help="weights for --model, passed to create_model: a tag (imagenet, openai), a Hugging Face id or "
+                        "a local checkpoint; default: the model's own")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--start", type=int, default=0, help="first frame (0-based) of the cut")
     p.add_argument("--end", type=int, default=None, help="end of the cut (exclusive; default: the last frame)")
@@ -372,6 +381,9 @@ def register(subparsers) -> None:
     from unitrack.eval import add_opt_argument
 
     add_opt_argument(p)
+    from videossl.clitools import add_progress_arg
+
+    add_progress_arg(p)
     p.set_defaults(func=run)
 
 
@@ -380,8 +392,8 @@ def run(args: argparse.Namespace) -> int:
 
     res = track(args.task, args.video, args.out, box=args.box, mask=args.mask, joints=args.joints,
                 detections=args.detections, model=args.model, device=args.device, start=args.start, end=args.end,
-                render=args.render, options=parse_opt_args(args.opt), detector=args.detector,
-                detector_options=parse_opt_args(args.det_opt))
+                render=args.render, options=parse_opt_args(args.opt), progress=not args.no_progress,
+                pretrained=args.pretrained, detector=args.detector, detector_options=parse_opt_args(args.det_opt))
     print(f"{res['task']}: {res['frames']} frames on {res['device']} -> {res['predictions']}"
           + (f", {res['video']}" if res["video"] else ""))
     t = {k: v for k, v in res["timings"].items() if isinstance(v, float) and v > 0}

@@ -13,6 +13,4 @@ Bad input raises ``videossl.errors.InputError`` naming the file and line.
 
 from unitrack.data import davis, jhmdb, mot, mots, otb
 
-LOADERS = {"sot": otb, "vos": davis, "mot": mot, "mots": mots, "pose": jhmdb}
-
-__all__ = ["otb", "davis", "mot", "mots", "jhmdb", "LOADERS"]
+__all__ = ["otb", "davis", "mot", "mots", "jhmdb"]

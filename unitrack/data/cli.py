@@ -10,6 +10,8 @@ import argparse
 import sys
 import time
 
+from unitrack.tasks import NAMES, TASKS, parse_task_list
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("data", help="dataset tools (synthetic benchmark)", description=__doc__,
@@ -17,21 +19,18 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     sub.required = True
     s = sub.add_parser("synth", help="write the synthetic benchmark in the real datasets' layouts")
-    s.add_argument("--out", required=True, help="folder to write otb/ davis/ mot17/ mots20/ jhmdb/ into")
+    s.add_argument("--out", required=True,
+                   help=f"folder to write {' '.join(t.dataset + '/' for t in TASKS.values())} into")
     s.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
-    s.add_argument("--tasks", default="sot,vos,mot,mots,pose", help="comma-separated subset of sot,vos,mot,mots,pose")
+    s.add_argument("--tasks", default=",".join(NAMES), help=f"comma-separated subset of {','.join(NAMES)}")
     s.add_argument("--preview", default=None, metavar="IMG_DIR", help="also draw one annotated frame per task into IMG_DIR")
     s.set_defaults(func=run_synth)
 
 
 def run_synth(args) -> int:
-    from unitrack.data.synth import TASKS, generate
-    from videossl.errors import InputError
+    from unitrack.data.synth import generate
 
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = [t for t in tasks if t not in TASKS]
-    if unknown or not tasks:
-        raise InputError(None, f"--tasks: unknown task(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(TASKS)}")
+    tasks = parse_task_list(args.tasks)
     t0 = time.perf_counter()
     roots = generate(args.out, seed=args.seed, tasks=tasks)
     for task, root in roots.items():

@@ -13,7 +13,6 @@ The old nested MOT/MOTS form ``{"tracker": {...}}`` is still read (flattened).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import types
 import typing
 from contextlib import contextmanager
@@ -21,26 +20,32 @@ from pathlib import Path
 
 import numpy as np
 
+from unitrack.tasks import TASKS, get_task
 from videossl.errors import InputError
 
 BASELINE = "copy-first"
-EXTRA_KEYS = {"sot": ("baseline",), "vos": ("baseline",), "pose": ("baseline",), "mot": (), "mots": ()}
-# task -> (module, class) of its config dataclass (imported on use: the heads import this module)
-CONFIGS = {
-    "sot": ("unitrack.heads.sot", "DCFConfig"),
-    "vos": ("unitrack.heads.propagation", "PropagationConfig"),
-    "pose": ("unitrack.heads.propagation", "PropagationConfig"),
-    "mot": ("unitrack.heads.association.tracker", "TrackerConfig"),
-    "mots": ("unitrack.heads.association.tracker", "TrackerConfig"),
-}
-WHERE = ("sot: DCFConfig in unitrack/heads/sot.py; vos, pose: PropagationConfig in unitrack/heads/propagation.py; "
-         "mot, mots: TrackerConfig in unitrack/heads/association/tracker.py; sot, vos, pose also baseline=copy-first")
+
+
+def _where() -> str:
+    """Which config dataclass holds each task's keys (for the help text and error lines), from the task table."""
+    by_cls: dict[str, list[str]] = {}
+    for t in TASKS.values():
+        by_cls.setdefault(t.config, []).append(t.name)
+    parts = [f"{', '.join(names)}: {ref.rsplit(':', 1)[1]} in {ref.split(':')[0].replace('.', '/')}.py"
+             for ref, names in by_cls.items()]
+    extra = [t.name for t in TASKS.values() if "baseline" in t.extra_options]
+    return "; ".join(parts) + f"; {', '.join(extra)} also baseline={BASELINE}"
+
+
+# task -> keys outside its config dataclass, and the config class itself, both from the task table
+EXTRA_KEYS = {name: t.extra_options for name, t in TASKS.items()}
+WHERE = _where()
 _TRUE, _FALSE, _NONE = ("true", "1", "yes"), ("false", "0", "no"), ("none", "null")
 
 
 def config_class(task: str) -> type:
-    mod, name = CONFIGS[task]
-    return getattr(importlib.import_module(mod), name)
+    """The config dataclass of ``task`` (imported on use: the heads import this module)."""
+    return get_task(task).config_class()
 
 
 def parse_opt_args(items: list[str] | None) -> dict[str, str]:

@@ -18,28 +18,25 @@ from pathlib import Path
 
 from videossl.errors import InputError
 
+from unitrack.tasks import NAMES as TASKS, TASKS as _TABLE
+
 VERSION = 1
-TASKS = ("sot", "vos", "mot", "mots", "pose")
 MARKER = ".unitrack-synth.json"
 
 
 def task_dir(task: str) -> str:
     """The ROOT folder name of a task (``otb``, ``davis``, ``mot17``, ``mots20``, ``jhmdb``)."""
-    from unitrack.data.synth.layouts import WRITERS
-
-    if task not in WRITERS:
+    if task not in _TABLE:
         raise InputError(None, f"unknown task {task!r} (choose from {', '.join(TASKS)})")
-    return WRITERS[task][0]
+    return _TABLE[task].dataset
 
 
 def _build(task: str, dest: Path, seed: int) -> Path:
     """Write one task into a temporary sibling of ``dest`` and rename it onto ``dest``."""
-    from unitrack.data.synth.layouts import WRITERS
-
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}.", dir=dest.parent))
     try:
-        names = WRITERS[task][1](tmp, seed)
+        names = _TABLE[task].synth_writer()(tmp, seed)
         meta = {"generator": "unitrack.data.synth", "version": VERSION, "seed": seed, "task": task, "sequences": names}
         (tmp / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
         if dest.exists():

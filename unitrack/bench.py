@@ -1,0 +1,149 @@
+"""``unitrack bench --model M``: every tracking task in one run, one report card (UniTrack's main table).
+
+Each task runs through :func:`unitrack.eval.evaluate_task` into ``RUN/<task>/`` (its own run folder:
+predictions, ``<task>_settings.json``, ``metrics.json``), so a bench run resumes task by task and sequence by
+sequence, refuses a changed model/weights/data the way ``unitrack eval`` does, and shards under ``torchrun``
+the same way. Data: the synthetic benchmark by default, or ``--data-root R`` holding the task table's ROOT
+folders (``R/otb``, ``R/davis``, ``R/mot17``, ``R/mots20``, ``R/jhmdb``; a missing one is skipped with a note).
+The card — a row per model, a column per task headline metric (from :mod:`unitrack.tasks`) — is written as
+``RUN/report.md``, ``RUN/report.json`` and ``RUN/report.png``; ``--compare RUN2 ...`` adds those runs' rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from unitrack.tasks import NAMES, TASKS, parse_task_list
+from videossl.errors import InputError
+
+DEFAULT_MODEL = "videossl-tiny"
+
+
+def bench(model: str = DEFAULT_MODEL, pretrained: str | None = "default", data_root=None, tasks=None,
+          out="runs/bench", device: str = "auto", progress: bool = True) -> dict:
+    """Run (or resume) every task of ``tasks`` and return ``{"model", "pretrained", "tasks": {task: overall}}``."""
+    from unitrack.eval import _LazyModel, evaluate_task
+    from videossl.utils.outputs import check_output_dir
+    from videossl.utils import resolve_device
+
+    names = parse_task_list(tasks)
+    roots = {}
+    for t in names:
+        if data_root is None:
+            roots[t] = None
+        else:
+            r = Path(data_root) / TASKS[t].dataset
+            if r.is_dir():
+                roots[t] = r
+            else:
+                print(f"note: {r} not found; {t} skipped", file=sys.stderr)
+    if data_root is not None and not roots:
+        raise InputError(data_root, f"holds none of {', '.join(TASKS[t].dataset for t in names)}")
+    run = check_output_dir(out)
+    loader = _LazyModel(model, str(resolve_device(device)), pretrained)  # one model for every task
+    card = {"model": model, "pretrained": pretrained, "data": "synthetic" if data_root is None else str(data_root),
+            "tasks": {}}
+    for t in roots:
+        metrics = evaluate_task(t, roots[t], model, run / t, device, sequences=None, progress=progress,
+                                pretrained=pretrained, model_loader=loader)
+        if not metrics:  # a torchrun rank other than 0
+            continue
+        card["tasks"][t] = {k: metrics["overall"].get(k) for k in TASKS[t].metric_keys}
+        card["tasks"][t]["fps"] = metrics.get("fps")
+    from videossl import dist as vdist
+
+    if vdist.env_world()[0] != 0:  # torchrun: rank 0 alone writes the card
+        return card
+    from videossl.utils import atomic_write_json
+
+    atomic_write_json(run / "report.json", card)
+    write_report(run, [card])
+    return card
+
+
+def load_card(run) -> dict:
+    path = Path(run) / "report.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"not a bench report: {exc}") from None
+
+
+def _cell(task: str, key: str, value) -> str:
+    from unitrack.tasks import COUNT_KEYS
+
+    if value is None:
+        return "n/a"
+    return str(int(value)) if key in COUNT_KEYS else f"{100 * float(value):.1f}"
+
+
+def format_markdown(cards: list[dict]) -> str:
+    """The report card: a row per model, a column per task metric (percent; counts as integers)."""
+    cols = [(t, k) for t in NAMES for k in TASKS[t].metric_keys if any(t in c["tasks"] for c in cards)]
+    head = "| model | " + " | ".join(f"{TASKS[t].title} {k}" for t, k in cols) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 1)]
+    for c in cards:
+        label = c["model"] + ("" if c.get("pretrained") in (None, "default") else f" ({c['pretrained']})")
+        lines.append(f"| {label} | " + " | ".join(_cell(t, k, c["tasks"].get(t, {}).get(k)) for t, k in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(run: Path, cards: list[dict]) -> None:
+    """``report.md`` and ``report.png`` (grouped bars of each task's headline metric) for ``cards``."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from videossl.utils import atomic_write, atomic_write_text
+
+    md = format_markdown(cards)
+    atomic_write_text(run / "report.md", md)
+    tasks = [t for t in NAMES if any(t in c["tasks"] for c in cards)]
+    fig = Figure(figsize=(1.6 * max(1, len(tasks)) + 2, 3.5))
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(cards))
+    for i, c in enumerate(cards):
+        vals = [100 * float(c["tasks"].get(t, {}).get(TASKS[t].headline) or 0.0) for t in tasks]
+        ax.bar(np.arange(len(tasks)) + i * width, vals, width, label=c["model"])
+    ax.set_xticks(np.arange(len(tasks)) + width * (len(cards) - 1) / 2,
+                  [f"{TASKS[t].title}\n{TASKS[t].headline}" for t in tasks], fontsize=8)
+    ax.set_ylabel("%")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_write(run / "report.png", "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    print(md, end="")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="run every tracking task and write one report card",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name from the registry (default {DEFAULT_MODEL})")
+    p.add_argument("--pretrained", default="default", help="weights for --model, passed to create_model")
+    p.add_argument("--data-root", default=None,
+                   help=f"folder with {', '.join(t.dataset for t in TASKS.values())} (default: synthetic benchmark)")
+    p.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help=f"subset of {', '.join(NAMES)}")
+    p.add_argument("--out", default="runs/bench", help="run folder (default runs/bench)")
+    p.add_argument("--compare", nargs="+", default=None, metavar="RUN", help="other bench runs to line up")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    from videossl.clitools import add_progress_arg
+
+    add_progress_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from videossl import dist as vdist
+
+    parse_task_list(args.tasks)  # checked before any work
+    others = [load_card(r) for r in args.compare or []]
+    try:
+        card = bench(args.model, args.pretrained, args.data_root, args.tasks, args.out, args.device,
+                     progress=not args.no_progress)
+    finally:
+        vdist.cleanup()
+    if others:
+        write_report(Path(args.out), [card, *others])
+    return 0
