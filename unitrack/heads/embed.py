@@ -17,10 +17,16 @@ different-identity median cost 0.010 / 0.051 raw, 0.067 / 0.40 centred; over 12 
 (seeds 0-5) identity switches fall from 60 to 32 (motion only: 41). See ``eval/results/mot.md``.
 An empty mask (or a mask that vanishes at feature resolution) gets a zero map: cosine 0 against
 everything, so it can only be matched by geometry, never by appearance.
+
+UniTrack's own settings (``--opt preset=unitrack``, see ``TrackerConfig``): no centring, torchvision's
+legacy RoIAlign (``aligned=False``, adaptive sampling), and for masks :meth:`Embedder.pool_mask_cells`
+(every feature cell under the mask, the masked feature map rescaled to at most ~200 cells), where UniTrack
+gives an empty mask a random embedding and this gives it a zero one (reproducible).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -43,13 +49,26 @@ class Embedder:
     """Dense features of frame batches, then RoI / mask pooling in image-pixel coordinates."""
 
     def __init__(self, model, device: str | torch.device = "cpu", max_size: tuple[int, int] = (608, 1088),
-                 roi_size: tuple[int, int] = ROI_SIZE, centre: bool = True):
+                 roi_size: tuple[int, int] = ROI_SIZE, centre: bool = True, roi_aligned: bool = True):
         self.model = model
         self.centre = centre
+        self.roi_aligned = roi_aligned
         self.device = torch.device(device)
         self.max_size = max_size
         self.roi_size = tuple(roi_size)
         self.stride = int(getattr(model, "stride", 8))
+
+    def configured(self, cfg) -> "Embedder":
+        """This embedder with a tracker config's embedding settings (``centre_features``, ``roi_aligned``):
+        a shallow copy when they differ, so the config is the one place these are set."""
+        want = (bool(getattr(cfg, "centre_features", self.centre)), bool(getattr(cfg, "roi_aligned", self.roi_aligned)))
+        if want == (self.centre, self.roi_aligned):
+            return self
+        import copy
+
+        out = copy.copy(self)
+        out.centre, out.roi_aligned = want
+        return out
 
     @torch.no_grad()
     def features(self, frames: np.ndarray) -> torch.Tensor:
@@ -97,8 +116,50 @@ class Embedder:
         rois = self._rois(boxes_per_frame, image_hw, feats.shape[-2:]).to(feats)
         if len(rois) == 0:
             return [feats.new_zeros((0, feats.shape[1], *self.roi_size)).cpu() for _ in counts]
-        maps = roi_align(feats, rois, self.roi_size, spatial_scale=1.0, sampling_ratio=2, aligned=True)
+        if self.roi_aligned:
+            maps = roi_align(feats, rois, self.roi_size, spatial_scale=1.0, sampling_ratio=2, aligned=True)
+        else:  # UniTrack calls ops.roi_align(feat, boxes, feat_size) with the defaults
+            maps = roi_align(feats, rois, self.roi_size)
         return list(F.normalize(maps, dim=1).cpu().split(counts))
+
+    @torch.no_grad()
+    def pool_mask_cells(self, feats: torch.Tensor, masks_per_frame: Sequence[np.ndarray], image_hw: tuple[int, int],
+                        max_cells: int = 200) -> list[tuple[torch.Tensor, np.ndarray]]:
+        """UniTrack's MOTS embedding: per mask, the feature cells under it, ``([M_i, C, P, 1], cells [M_i])``.
+
+        The mask is resized to the feature map (nearest), the features multiplied by it; a mask covering more
+        than ``max_cells`` cells has both rescaled by ``sqrt(max_cells / area)`` (features bilinear, mask
+        nearest), and the cells where the rescaled mask is >= 0.5 are the embedding (``tracker/mot/mask.py``).
+        Maps are zero-padded to the frame's largest count; an empty mask has 0 cells (a zero map).
+        """
+        out = []
+        fh, fw = feats.shape[-2:]
+        c = feats.shape[1]
+        for i, masks in enumerate(masks_per_frame):
+            masks = np.asarray(masks).reshape(-1, *image_hw)
+            if len(masks) == 0:
+                out.append((feats.new_zeros((0, c, 1, 1)).cpu(), np.zeros(0, np.int64)))
+                continue
+            small = F.interpolate(torch.from_numpy(masks.astype(np.float32))[:, None].to(feats), size=(fh, fw),
+                                  mode="nearest")  # [M, 1, h, w]
+            embs = []
+            for ob in small:
+                scale = float(ob.sum())
+                if scale <= 0:
+                    embs.append(feats.new_zeros((c, 0)))
+                    continue
+                obfeat = ob[None] * feats[i:i + 1]
+                f = math.sqrt(max_cells / scale) if scale > max_cells else 1.0
+                if f != 1.0:
+                    obfeat = F.interpolate(obfeat, scale_factor=f, mode="bilinear")
+                    ob = F.interpolate(ob[None], scale_factor=f, mode="nearest")[0]
+                embs.append(obfeat[0][:, ob[0] >= 0.5])
+            cells = np.array([e.shape[1] for e in embs], np.int64)
+            maps = feats.new_zeros((len(embs), c, max(1, int(cells.max())), 1))
+            for k, e in enumerate(embs):
+                maps[k, :, :e.shape[1], 0] = e
+            out.append((F.normalize(maps, dim=1).cpu(), cells))
+        return out
 
     @torch.no_grad()
     def pool_masks(self, feats: torch.Tensor, masks_per_frame: Sequence[np.ndarray], image_hw: tuple[int, int]) -> list[torch.Tensor]:

@@ -121,6 +121,7 @@ def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, 
     """
     cfg = config or TrackerConfig()
     tracker = AssociationTracker(cfg)
+    embedder = None if embedder is None else embedder.configured(cfg)  # centring / RoIAlign flavour from cfg
     image_hw = (reader.height, reader.width)
     rows: list[tuple] = []
 

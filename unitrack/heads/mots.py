@@ -56,6 +56,7 @@ def track_masks(reader, objs: dict[int, list[tuple[float, dict]]], embedder: Emb
     # UniTrack's MOTS setting keeps the MOT thresholds but no pedestrian box-shape filter on output.
     cfg = config or TrackerConfig(min_box_area=0, max_aspect=None)
     tracker = AssociationTracker(cfg)
+    embedder = None if embedder is None else embedder.configured(cfg)
     image_hw = (reader.height, reader.width)
     rows: list[tuple] = []
 
@@ -65,13 +66,16 @@ def track_masks(reader, objs: dict[int, list[tuple[float, dict]]], embedder: Emb
     def pool(feats, indices):
         dense = [mask_utils.decode(r).transpose(2, 0, 1) if r else np.zeros((0, *image_hw), np.uint8)
                  for r in map(rles, indices)]
+        if cfg.mask_cells is not None:  # UniTrack: the cells under each mask, [M, C, P, 1] + counts
+            return embedder.pool_mask_cells(feats, dense, image_hw, cfg.mask_cells)
         return embedder.pool_masks(feats, dense, image_hw)
 
     def step(i, maps):
         r = rles(i)
         boxes = mask_utils.toBbox(r).reshape(-1, 4) if r else np.zeros((0, 4))
         scores = np.array([s for s, _ in objs.get(i, [])], dtype=np.float64)
-        out = tracker.update(Detections(boxes.astype(np.float64), scores, maps, r))
+        maps, cells = maps if isinstance(maps, tuple) else (maps, None)
+        out = tracker.update(Detections(boxes.astype(np.float64), scores, maps, r, cells))
         if out:
             order = np.argsort([-tr.score for tr in out], kind="stable")
             for tr, m in zip(out, disjoint([tr.mask for tr in out], order)):

@@ -4,7 +4,9 @@ Options are a flat ``{key: value}`` dict (``unitrack eval/track --opt KEY=VALUE`
 Python). A key is a field of the task's config dataclass — sot :class:`~unitrack.heads.sot.DCFConfig`,
 vos/pose :class:`~unitrack.heads.propagation.PropagationConfig`, mot/mots
 :class:`~unitrack.heads.association.tracker.TrackerConfig` — or ``baseline`` (sot/vos/pose:
-``copy-first``, the trivial baseline). String values are parsed to the field's type (bool:
+``copy-first``, the trivial baseline) or ``preset`` (mot, mots, vos: a named group of values from
+:data:`PRESETS`, e.g. ``preset=unitrack`` for UniTrack's published formulas; explicit keys override it).
+String values are parsed to the field's type (bool:
 true/false/1/0/yes/no; int; float; ``none`` for a field that may be None). An unknown key or a value that
 does not parse is one :class:`~videossl.errors.InputError` line naming the key, the task and the valid keys.
 The old nested MOT/MOTS form ``{"tracker": {...}}`` is still read (flattened).
@@ -34,12 +36,30 @@ def _where() -> str:
     parts = [f"{', '.join(names)}: {ref.rsplit(':', 1)[1]} in {ref.split(':')[0].replace('.', '/')}.py"
              for ref, names in by_cls.items()]
     extra = [t.name for t in TASKS.values() if "baseline" in t.extra_options]
-    return "; ".join(parts) + f"; {', '.join(extra)} also baseline={BASELINE}"
+    presets = [t.name for t in TASKS.values() if "preset" in t.extra_options]
+    return "; ".join(parts) + f"; {', '.join(extra)} also baseline={BASELINE}; {', '.join(presets)} also preset=unitrack|tuned"
 
 
 # task -> keys outside its config dataclass, and the config class itself, both from the task table
 EXTRA_KEYS = {name: t.extra_options for name, t in TASKS.items()}
 WHERE = _where()
+# task -> preset name -> option values (``--opt preset=NAME``; an explicit ``--opt KEY=VALUE`` wins). Both presets
+# name every value they set, so each stays what it says whichever is the default. ``unitrack``: UniTrack's code
+# (core/association/matching.py reconsdot_distance, tracker/mot/*.py, test/test_vos.py + data/vos.py);
+# ``tuned``: the variants measured in eval/results/mot.md and vos.md.
+_MOT_UNITRACK = {"recons_norm": "all", "map_alpha": 0.0, "centre_features": False, "roi_aligned": False,
+                 "dup_tentative": True}
+_MOT_TUNED = {"recons_norm": "pair", "map_alpha": 0.7, "centre_features": True, "roi_aligned": True,
+              "dup_tentative": False}
+PRESETS = {
+    "mot": {"unitrack": _MOT_UNITRACK, "tuned": _MOT_TUNED},
+    "mots": {"unitrack": {**_MOT_UNITRACK, "confirm_new": True, "motion_gated": False, "mask_cells": 200,
+                          "det_dup_iou": 0.7},
+             "tuned": {**_MOT_TUNED, "confirm_new": False, "motion_gated": True, "mask_cells": None,
+                       "det_dup_iou": None}},
+    "vos": {"unitrack": {"context_fill": "first", "label_resize": "bilinear"},
+            "tuned": {"context_fill": "empty", "label_resize": "area"}},
+}
 _TRUE, _FALSE, _NONE = ("true", "1", "yes"), ("false", "0", "no"), ("none", "null")
 
 
@@ -113,8 +133,16 @@ def normalize_options(task: str, options: dict | None) -> dict:
     hints = typing.get_type_hints(cls)
     fields = [f.name for f in dataclasses.fields(cls)]
     extra = EXTRA_KEYS[task]
+    flat = _flatten(options)
+    preset = flat.pop("preset", None)
     out = {}
-    for key, value in _flatten(options).items():
+    if preset is not None and not (isinstance(preset, str) and preset.strip().lower() in _NONE):
+        if "preset" not in extra or preset not in PRESETS.get(task, {}):
+            names = ", ".join(PRESETS.get(task, {})) or "none"
+            raise InputError(None, f"option preset={preset!r} for task {task}: presets are {names}")
+        flat = {**PRESETS[task][preset], **flat}  # explicit options override the preset's values
+        out["preset"] = preset  # recorded with the values it set (metrics.json)
+    for key, value in flat.items():
         if key in extra:  # baseline
             if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
                 continue

@@ -23,8 +23,9 @@ ten-channel gather. On CPU the tile rows of a frame are shared out to single-thr
 intra-op thread): the per-row work is small ops that an intra-op pool splits poorly.
 
 Memory is a fixed ring buffer of ``n_context`` frames on the device, so it never grows with the
-sequence. Empty ring slots (the first ``n_context`` frames) are left out; UniTrack instead pads the
-context with copies of the first frame, which only duplicates first-frame keys.
+sequence. Empty ring slots (the first ``n_context`` frames) are left out (``context_fill="empty"``);
+UniTrack instead pads the video with copies of the first frame, i.e. its slots start full of frame 0
+(``context_fill="first"``, ``preset=unitrack``), which duplicates first-frame keys in the top-k.
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ class PropagationConfig:
     # "float32": exact (equals the dense reference); "bfloat16": affinities in bf16 (AMX / tensor
     # cores, half the ring memory), values differ by ~1e-2 in cosine, so a few top-k picks change
     precision: str = "float32"
+    # the short-term slots at the start of a sequence: "empty" (left out until frames arrive) or "first"
+    # (copies of frame 0 with its labels, as UniTrack pads the video with n_context copies of frame 0)
+    context_fill: str = "empty"
+    # VOS first-frame labels to the feature grid: "area" (fraction of each cell's pixels) or "bilinear"
+    # (cv2.resize INTER_LINEAR of the one-hot, UniTrack's data/vos.py)
+    label_resize: str = "area"
 
 
 def _reach(radius: float) -> int:
@@ -374,7 +381,12 @@ class LabelPropagator:
         self.mem_keys = torch.zeros(hp, wp, max(n, 1), c, device=dev, dtype=dt)  # ring layout, see pad_keys
         self.mem_lbls = torch.zeros(n, k, h, w, device=dev)
         self.count, self.head = 0, 0
-        if not self.cfg.use_first:  # memory must hold something: seed the ring with frame 0
+        if self.cfg.context_fill not in ("empty", "first"):
+            raise ValueError(f"context_fill={self.cfg.context_fill!r}: expected 'empty' or 'first'")
+        if self.cfg.context_fill == "first":  # UniTrack: every short-term slot starts as frame 0
+            for _ in range(n):
+                self._push(self.first_key, self.first_lbl)
+        elif not self.cfg.use_first:  # memory must hold something: seed the ring with frame 0
             self._push(self.first_key, self.first_lbl)
 
     def _push(self, key: torch.Tensor, lbl: torch.Tensor) -> None:

@@ -48,18 +48,29 @@ def prediction_path(task_dir: Path, seq: str) -> Path:
     return Path(task_dir) / seq
 
 
-def first_frame_labels(mask: np.ndarray, feat_hw: tuple[int, int]) -> tuple[torch.Tensor, list[int]]:
+def first_frame_labels(mask: np.ndarray, feat_hw: tuple[int, int], resize: str = "area") -> tuple[torch.Tensor, list[int]]:
     """``uint8 [H, W]`` ids -> soft labels ``[K+1, h, w]`` (channel 0 = background) and the object ids.
 
-    One-hot at full resolution, area-averaged to the feature grid: a cell's label is the fraction
-    of its pixels in each object. Void (255) counts as background.
+    One-hot at full resolution, then to the feature grid: ``"area"`` averages (a cell's label is the
+    fraction of its pixels in each object, so thin parts survive); ``"bilinear"`` is UniTrack's
+    ``cv2.resize(onehot, (w, h))`` (INTER_LINEAR: at stride 8 each cell reads the 2x2 pixels around its
+    centre). Void (255) counts as background.
     """
     ids = [int(i) for i in np.unique(mask) if i not in (0, 255)]
     onehot = np.zeros((len(ids) + 1, *mask.shape), np.float32)
     onehot[0] = ~np.isin(mask, ids)
     for k, i in enumerate(ids):
         onehot[k + 1] = mask == i
-    lbl = F.adaptive_avg_pool2d(torch.from_numpy(onehot)[None], feat_hw)[0]
+    if resize == "bilinear":
+        import cv2
+
+        small = cv2.resize(np.ascontiguousarray(onehot.transpose(1, 2, 0)), (feat_hw[1], feat_hw[0]),
+                           interpolation=cv2.INTER_LINEAR)
+        lbl = torch.from_numpy(small.reshape(*feat_hw, -1).transpose(2, 0, 1).copy())
+    elif resize == "area":
+        lbl = F.adaptive_avg_pool2d(torch.from_numpy(onehot)[None], feat_hw)[0]
+    else:
+        raise ValueError(f"label_resize={resize!r}: expected 'area' or 'bilinear'")
     return lbl, ids
 
 
@@ -89,7 +100,8 @@ def segment_sequence(seq, model, device, config: PropagationConfig | None = None
                 on_frame(t, None, out, ids)
             yield t, out
         return
-    prop = LabelPropagator(config or PropagationConfig())
+    cfg = config or PropagationConfig()
+    prop = LabelPropagator(cfg)
     t0 = time.perf_counter()
     for indices, frames in frame_batches(seq, batch_size):
         t1 = time.perf_counter()
@@ -102,7 +114,7 @@ def segment_sequence(seq, model, device, config: PropagationConfig | None = None
         t_["features"] += t2 - t1
         for j, t in enumerate(indices):
             if t == 0:
-                lbl, ids = first_frame_labels(first, feats.shape[-2:])
+                lbl, ids = first_frame_labels(first, feats.shape[-2:], cfg.label_resize)
                 prop.init(feats[j], lbl.to(feats.device))
                 mask = np.where(first == 255, 0, first).astype(np.uint8)
             else:

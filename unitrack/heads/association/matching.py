@@ -5,6 +5,9 @@ All costs are ``[tracks, detections]`` numpy arrays in ``[0, 1]`` (lower is bett
 - appearance: ``embedding_cost`` (cosine on pooled vectors) and ``recons_cost``, UniTrack's
   reconstruction similarity on RoIAlign maps, which tolerates part misalignment that a single
   averaged vector blurs away;
+- ``recons_cost_all`` is the same similarity exactly as UniTrack computes it (``preset=unitrack``): one
+  softmax over the cells of *all* detections (and of all tracks), so a pair's cost depends on the rest;
+- ``remove_duplicated_boxes`` is UniTrack's greedy removal of near-identical observations (MOTS);
 - ``fuse_motion`` mixes an appearance cost with the Kalman gating distance as UniTrack does
   (``lambda * cost + (1 - lambda) * maha``, gated at chi2_0.95(4)).
 ``linear_assignment`` is the Hungarian step with a cost ceiling (``lap.lapjv`` when present, else scipy).
@@ -161,6 +164,67 @@ def _recons_pairs(t, d, ti_all, dj_all, ii, jj, out, temperature, chunk) -> None
         cos_td = dot_t / (len_t * norm_t[ti].clamp_min(1e-12))
         cos_dt = dot_d / (len_d * norm_d[dj].clamp_min(1e-12))
         out[ii[s:s + chunk], jj[s:s + chunk]] = (1.0 - 0.5 * (cos_td + cos_dt)).cpu().numpy()
+
+
+def _cells(maps: torch.Tensor, cells) -> torch.Tensor:
+    """``[N, C, ...]`` -> ``[N, C, P]`` cut to the largest valid cell count (maps are zero beyond their count)."""
+    x = maps.float().flatten(2)
+    return x if cells is None or len(cells) == 0 else x[:, :, :max(1, int(np.max(cells)))]
+
+
+def recons_cost_all(track_maps: torch.Tensor, det_maps: torch.Tensor, track_cells=None, det_cells=None,
+                    temperature: float = 100.0, chunk: int = 64) -> np.ndarray:
+    """UniTrack's reconstruction cost (``reconsdot_distance``) over every pair at once, ``[N, M]``.
+
+    Cells are L2-normalised, ``A = t·dᵀ`` over all track cells × all detection cells; a track cell is
+    rebuilt from the detection cells with ``softmax(100 A)`` taken over the cells of *all* detections and
+    then sliced to one detection (not renormalised per pair), a detection cell likewise with the softmax over
+    all track cells; ``cost = 1 − ½(cos(rec_t, t) + cos(rec_d, d))``, cosines over whole maps. Maps with a
+    variable number of cells (MOTS) are zero-padded up to the largest ``track_cells`` / ``det_cells`` of
+    their side, as UniTrack pads them (padding cells enter its softmax with affinity 0).
+    Computed from the cosines and per-map Gram matrices (the ``[tracks, cells, dets, C]`` reconstructions
+    are never formed), ``chunk`` tracks at a time.
+    """
+    n, m = len(track_maps), len(det_maps)
+    if n == 0 or m == 0:
+        return np.zeros((n, m))
+    t = F.normalize(_cells(track_maps, track_cells), dim=1).transpose(1, 2)  # [N, P, C]
+    d = F.normalize(_cells(det_maps, det_cells), dim=1).transpose(1, 2)  # [M, Q, C]
+    p, q = t.shape[1], d.shape[1]
+    s = (t.reshape(n * p, -1) @ d.reshape(m * q, -1).T)  # [NP, MQ] cosines
+    logit = temperature * s
+    lse_col = torch.logsumexp(logit, dim=0, keepdim=True)  # softmax over all track cells (UniTrack dim 0)
+    gram_t, gram_d = t @ t.transpose(1, 2), d @ d.transpose(1, 2)  # [N, P, P], [M, Q, Q]
+    norm_t = t.flatten(1).norm(dim=1).clamp_min(1e-12)  # whole-map norms
+    norm_d = d.flatten(1).norm(dim=1).clamp_min(1e-12)
+    out = np.empty((n, m))
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        lg = logit[a * p:b * p]
+        a_td = torch.softmax(lg, dim=1).view(b - a, p, m, q)  # over all detection cells
+        a_dt = torch.exp(lg - lse_col).view(b - a, p, m, q)  # over all track cells
+        sc = s[a * p:b * p].view(b - a, p, m, q)
+        dot_t = (a_td * sc).sum((1, 3))  # <rec_t, t>  [n', M]
+        len_t = torch.einsum("npmq,mqr,npmr->nm", a_td, gram_d, a_td).clamp_min(0).sqrt().clamp_min(1e-12)
+        dot_d = (a_dt * sc).sum((1, 3))  # <rec_d, d>
+        len_d = torch.einsum("npmq,nps,nsmq->nm", a_dt, gram_t[a:b], a_dt).clamp_min(0).sqrt().clamp_min(1e-12)
+        cos_td = dot_t / (len_t * norm_t[a:b, None])
+        cos_dt = dot_d / (len_d * norm_d[None])
+        out[a:b] = (1.0 - 0.5 * (cos_td + cos_dt)).cpu().numpy()
+    return out
+
+
+def remove_duplicated_boxes(tlbr: np.ndarray, iou_thresh: float = 0.7) -> np.ndarray:
+    """Indices kept by UniTrack's ``remove_duplicated_box`` (MOTS): rows in order; a row still kept
+    discards every later *or earlier* row whose IoU with it exceeds ``iou_thresh``."""
+    tlbr = np.asarray(tlbr, dtype=np.float64).reshape(-1, 4)
+    iou = box_iou(tlbr, tlbr)
+    np.fill_diagonal(iou, 0.0)
+    keep = np.ones(len(tlbr), bool)
+    for r in range(len(tlbr)):
+        if keep[r]:
+            keep[iou[r] > iou_thresh] = False
+    return np.nonzero(keep)[0]
 
 
 def fuse_motion(kf: KalmanFilter, cost: np.ndarray, mean: np.ndarray, cov: np.ndarray, det_xyah: np.ndarray,

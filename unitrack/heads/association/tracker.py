@@ -49,6 +49,19 @@ class TrackerConfig:
     map_alpha: float = 0.7  # EMA of the RoI map used by the recons cost; 0 = the last observation only
     min_box_area: float = 200.0  # output filter (pedestrian benchmarks); 0 disables
     max_aspect: float | None = 1.6  # output filter: drop w/h above this (pedestrians); None disables
+    # -- where UniTrack's code and the tuned variant differ (``--opt preset=unitrack|tuned``, options.PRESETS) --
+    # "pair": each track-detection pair normalised on its own (tuned; only gated pairs computed); "all":
+    # UniTrack's one softmax over the cells of all detections / all tracks (matching.recons_cost_all)
+    recons_norm: str = "pair"
+    centre_features: bool = True  # subtract each frame's per-channel mean before pooling (UniTrack: no)
+    roi_aligned: bool = True  # RoIAlign aligned=True, 2 samples per bin; False: torchvision's legacy
+    #                           defaults (aligned=False, adaptive sampling) as UniTrack calls it
+    dup_tentative: bool = False  # duplicate removal also looks at tentative tracks (UniTrack: yes)
+    confirm_new: bool = False  # new tracks confirmed at once, no second match needed (UniTrack's MOTS)
+    mask_cells: int | None = None  # MOTS embedding: None = 4x10 masked grid; N = the feature cells under the
+    #                                 mask, rescaled to at most ~N cells (UniTrack's max_mask_area 200)
+    det_dup_iou: float | None = None  # drop an observation overlapping an earlier one above this box IoU
+    #                                    (UniTrack's MOTS: 0.7); None keeps all
 
     def replace(self, **kw) -> "TrackerConfig":
         return dataclasses.replace(self, **kw)
@@ -57,12 +70,14 @@ class TrackerConfig:
 @dataclass
 class Detections:
     """One frame's observations. ``tlwh [M, 4]`` pixels, ``scores [M]``; ``maps [M, C, h, w]`` RoI maps
-    (or ``[M, C, 1, 1]`` pooled vectors) for appearance; ``masks`` COCO RLEs for MOTS."""
+    (or ``[M, C, 1, 1]`` pooled vectors) for appearance; ``masks`` COCO RLEs for MOTS; ``cells [M]`` the
+    number of valid cells of each map when they vary (``[M, C, P, 1]``, zero beyond the count)."""
 
     tlwh: np.ndarray
     scores: np.ndarray
     maps: torch.Tensor | None = None
     masks: list | None = None
+    cells: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tlwh)
@@ -71,7 +86,8 @@ class Detections:
         idx = np.asarray(idx, dtype=int)
         return Detections(self.tlwh[idx], self.scores[idx],
                           None if self.maps is None else self.maps[torch.from_numpy(idx)],
-                          None if self.masks is None else [self.masks[i] for i in idx])
+                          None if self.masks is None else [self.masks[i] for i in idx],
+                          None if self.cells is None else np.asarray(self.cells)[idx])
 
 
 class Track:
@@ -84,7 +100,8 @@ class Track:
         self.start_frame = self.frame = frame
         self.alpha, self.map_alpha = alpha, map_alpha
         self.maps = None if det.maps is None else det.maps[i]
-        self.smooth = None if self.maps is None else self.maps.flatten(1).mean(1)
+        self.cells = None if det.cells is None else int(det.cells[i])
+        self.smooth = None if self.maps is None else _mean_cell(self.maps[None], self.cells)[0]
         self.tlwh_obs, self.score = det.tlwh[i].copy(), float(det.scores[i])
         self.mask = None if det.masks is None else det.masks[i]
 
@@ -96,8 +113,10 @@ class Track:
         self.tlwh_obs, self.score = det.tlwh[i].copy(), float(det.scores[i])
         if det.maps is not None:
             if maps is None:
-                (maps,), (vec,) = blend_memory([self], det.maps[i:i + 1])
+                (maps,), (vec,) = blend_memory([self], det.maps[i:i + 1],
+                                               None if det.cells is None else det.cells[i:i + 1])
             self.maps = maps
+            self.cells = None if det.cells is None else int(det.cells[i])
             self.smooth = vec if self.smooth is None else self.alpha * self.smooth + (1 - self.alpha) * vec
         if det.masks is not None:
             self.mask = det.masks[i]
@@ -114,15 +133,34 @@ class Track:
         return np.concatenate([b[:2], b[:2] + b[2:]])
 
 
-def blend_memory(tracks: list[Track], new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _mean_cell(maps: torch.Tensor, cells) -> torch.Tensor:
+    """``[K, C, ...]`` -> ``[K, C]``: the mean over valid cells (all, or the first ``cells[k]``)."""
+    x = maps.flatten(2)
+    if cells is None:
+        return x.mean(2)
+    n = torch.as_tensor(np.asarray(cells, dtype=np.float32).reshape(-1), dtype=x.dtype).clamp_min(1)
+    return x.sum(2) / n[:, None]
+
+
+def stack_maps(maps: list[torch.Tensor]) -> torch.Tensor:
+    """Maps of possibly different cell counts ``[C, P_k, 1]`` -> ``[K, C, max P, 1]`` zero-padded."""
+    p = max(int(m.shape[1]) for m in maps)
+    if all(m.shape[1] == p for m in maps):
+        return torch.stack(maps)
+    return torch.stack([F.pad(m, (0, 0, 0, p - m.shape[1])) for m in maps])
+
+
+def blend_memory(tracks: list[Track], new: torch.Tensor, cells=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Each track's RoI-map memory after observing ``new [K, C, h, w]`` (one map per track), and the new
     maps' pooled vectors ``[K, C]``, computed for all tracks in one go.
 
     The memory is an EMA renormalised per cell (``map_alpha``; 0 keeps the last map, as UniTrack). An
     averaged memory outlasts one partly occluded or misaligned observation: on 12 synthetic sequences,
     0.7 gave 25 identity switches where the last map alone gave 32, 0.9 gave 31."""
-    vec = new.flatten(2).mean(2)
-    alpha = [0.0 if t.maps is None else t.map_alpha for t in tracks]
+    vec = _mean_cell(new, cells)
+    # maps of another shape (MOTS cell lists) cannot be averaged: the new one replaces them, as in UniTrack
+    alpha = [0.0 if t.maps is None or cells is not None or t.maps.shape != new.shape[1:] else t.map_alpha
+             for t in tracks]
     if max(alpha) <= 0:
         return new, vec
     old = torch.stack([new[k] if a <= 0 else t.maps for k, (t, a) in enumerate(zip(tracks, alpha))])
@@ -165,7 +203,10 @@ class AssociationTracker:
         inside = maha <= matching.CHI2INV95[4] if self.cfg.motion_gated else np.ones_like(maha, bool)
         if self.cfg.use_appearance and det.maps is not None and all(t.maps is not None for t in tracks):
             if self.cfg.appearance == "cosine":
-                cost = matching.embedding_cost(torch.stack([t.smooth for t in tracks]), det.maps.flatten(2).mean(2))
+                cost = matching.embedding_cost(torch.stack([t.smooth for t in tracks]), _mean_cell(det.maps, det.cells))
+            elif self.cfg.recons_norm == "all":  # UniTrack: every pair, then gated
+                cells = None if det.cells is None else [t.cells for t in tracks]
+                cost = matching.recons_cost_all(stack_maps([t.maps for t in tracks]), det.maps, cells, det.cells)
             else:
                 cost = matching.recons_cost(torch.stack([t.maps for t in tracks]), det.maps, pairs=inside)
         else:
@@ -187,6 +228,8 @@ class AssociationTracker:
         self.frame += 1
         keep = np.nonzero(np.asarray(det.scores) >= cfg.det_thresh)[0] if len(det) else np.zeros(0, int)
         det = det.subset(keep)
+        if cfg.det_dup_iou is not None and len(det):  # UniTrack's MOTS drops near-identical observations first
+            det = det.subset(matching.remove_duplicated_boxes(_tlbr(det.tlwh), cfg.det_dup_iou))
 
         tentative = [t for t in self.tracks if t.state == TENTATIVE]
         pool = [t for t in self.tracks if t.state in (CONFIRMED, LOST)]
@@ -220,7 +263,8 @@ class AssociationTracker:
                                        tlwh_to_xyah(det.tlwh[rows]))
             maps = vecs = [None] * len(matched)
             if det.maps is not None:
-                maps, vecs = blend_memory([t for t, _ in matched], det.maps[torch.as_tensor(rows)])
+                maps, vecs = blend_memory([t for t, _ in matched], det.maps[torch.as_tensor(rows)],
+                                          None if det.cells is None else det.cells[rows])
             for (t, b), m, c, mp, v in zip(matched, mean, cov, maps, vecs):
                 t.observe(m, c, det, b, self.frame, mp, v)
         matched_ids = {id(t) for t, _ in matched}
@@ -233,10 +277,12 @@ class AssociationTracker:
                 if self.frame - t.frame > self.max_time_lost:
                     t.state = REMOVED
 
-        if len(u_det):  # new tracks; the first frame's are confirmed at once (nothing to confirm against)
+        if len(u_det):  # new tracks; the first frame's are confirmed at once (nothing to confirm against), and
+            # all of them with confirm_new (UniTrack's MOTS)
             mean, cov = self.kf.initiate(tlwh_to_xyah(det.tlwh[u_det]))
             for b, m, c in zip(u_det, mean, cov):
-                self.tracks.append(Track(self._next_id, m, c, det, b, self.frame, self.frame == 1, cfg.smooth_alpha,
+                self.tracks.append(Track(self._next_id, m, c, det, b, self.frame, self.frame == 1 or cfg.confirm_new,
+                                         cfg.smooth_alpha,
                                          cfg.map_alpha))
                 self._next_id += 1
 
@@ -245,8 +291,11 @@ class AssociationTracker:
         return [t for t in self.tracks if t.state == CONFIRMED and t.frame == self.frame]
 
     def _remove_duplicates(self) -> None:
-        """A tracked and a lost track on the same box: keep the one tracked longer (JDE's rule)."""
-        tracked = [t for t in self.tracks if t.state == CONFIRMED]
+        """A tracked and a lost track on the same box: keep the one tracked longer (JDE's rule). With
+        ``dup_tentative`` (UniTrack) the tracked side includes tentative tracks: a newborn track on a lost
+        track's box is dropped instead of starting a second identity there."""
+        states = (CONFIRMED, TENTATIVE) if self.cfg.dup_tentative else (CONFIRMED,)
+        tracked = [t for t in self.tracks if t.state in states]
         lost = [t for t in self.tracks if t.state == LOST]
         if not tracked or not lost:
             return
