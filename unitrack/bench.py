@@ -16,10 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-from unitrack.tasks import NAMES, TASKS, parse_task_list
+from unitrack.tasks import DEFAULT_MODEL, NAMES, TASKS, parse_task_list
 from videossl.errors import InputError
 
-DEFAULT_MODEL = "videossl-tiny"
 
 
 def bench(model: str = DEFAULT_MODEL, pretrained: str | None = "default", data_root=None, tasks=None,

@@ -33,13 +33,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unitrack.tasks import NAMES, get_task
+from unitrack.tasks import DEFAULT_MODEL, NAMES, get_task
 from videossl.errors import InputError, MissingWeightsError
 
 # errors of the output's file system (not of one sequence): stop, keep what is written, say where
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM})
 
-DEFAULT_MODEL = "videossl-tiny"
 
 
 @dataclass
@@ -280,7 +279,7 @@ def register(subparsers) -> None:
     p.add_argument("--sequences", nargs="*", default=None, help="only these sequences")
     p.add_argument("--pretrained", default="default",
                    help="weights for --model: a tag (imagenet, openai), a Hugging Face id or a local checkpoint; "
-                        "default: the model's own (the shipped checkpoint for videossl-tiny)")
+                        "default: the model's own (ImageNet for mobilenetv2, the shipped checkpoint for videossl-tiny)")
     add_opt_argument(p)
     from videossl.clitools import add_progress_arg
 

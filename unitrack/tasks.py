@@ -109,6 +109,10 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          ("PCK@0.1", "PCK@0.2"), "PCK@0.1", "unitrack.data.synth.layouts:write_jhmdb", "joints"),
 )}
 NAMES: tuple[str, ...] = tuple(TASKS)
+# The appearance model of `unitrack eval / track / bench` when none is named: the best real model that installs
+# offline. On real DAVIS-2016 frames (eval/results/backbones.md) VOS J&F: mobilenetv2 ImageNet 74.9,
+# efficientnet-lite0 74.7, videossl-tiny 23.1, copy-first 13.0 (random features do worse than copying).
+DEFAULT_MODEL = "mobilenetv2"
 COUNT_KEYS = frozenset({"IDSW", "FP", "FN"})  # metric values that are integers (the rest are fractions)
 
 

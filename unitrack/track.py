@@ -33,9 +33,8 @@ import numpy as np
 from unitrack.data._common import LazyFrames
 from videossl.errors import InputError
 
-from unitrack.tasks import NAMES, TASKS
+from unitrack.tasks import DEFAULT_MODEL, NAMES, TASKS
 
-DEFAULT_MODEL = "videossl-tiny"
 
 
 @dataclass
