@@ -278,3 +278,12 @@ def test_a_single_otb_sequence_folder_is_a_root(tmp_path):
     _otb_seq(tmp_path, "Jogging", range(1, 3), {"groundtruth_rect.1.txt": _rows(2), "groundtruth_rect.2.txt": _rows(2)})
     assert otb.list_sequences(tmp_path / "Jogging") == ["Jogging-1", "Jogging-2"]
     assert otb.load_sequence(tmp_path / "Jogging", "Jogging.2").gt_path == tmp_path / "Jogging" / "groundtruth_rect.2.txt"
+
+
+def test_otb_writer_round_trips_lost_target_rows(tmp_path):
+    """A lost target (NaN row) is written as the OTB toolkit writes it and read back as NaN, not a crash."""
+    boxes = np.array([[1.5, 2.0, 3.0, 4.0], [np.nan] * 4, [0.0, 0.0, 10.25, 5.0]])
+    path = tmp_path / "seq.txt"
+    writers.write_otb(path, boxes)
+    assert path.read_text().splitlines() == ["2.5,3,3,4", "NaN,NaN,NaN,NaN", "1,1,10.25,5"]
+    np.testing.assert_array_equal(otb.read_boxes(path), boxes)

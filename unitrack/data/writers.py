@@ -9,6 +9,7 @@ leaves a complete previous file or none, never a truncated one.
 from __future__ import annotations
 
 import io
+import math
 import os
 from pathlib import Path
 
@@ -22,8 +23,11 @@ from videossl.utils import atomic_write, atomic_write_json, atomic_write_text
 
 
 def _fmt(v: float) -> str:
-    """Shortest exact-enough decimal: integers without '.0', others to 1/1000 px."""
+    """Shortest exact-enough decimal: integers without '.0', others to 1/1000 px; ``NaN`` as the OTB toolkit
+    writes a lost target (``int(nan)`` would raise), infinities as ``inf``/``-inf`` (read back by every reader)."""
     v = float(v)
+    if not math.isfinite(v):
+        return "NaN" if math.isnan(v) else ("inf" if v > 0 else "-inf")
     return str(int(v)) if v == int(v) else f"{v:.3f}".rstrip("0")
 
 
