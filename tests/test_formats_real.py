@@ -137,6 +137,20 @@ def test_unitrack_eval_runs_on_a_davis2016_root(tmp_path):
     assert m["overall"] == approx({"J_mean": 1.0, "F_mean": 1.0, "JF_mean": 1.0})
 
 
+def test_unitrack_eval_on_a_davis2016_train_only_root_with_sequences(tmp_path, capsys):
+    """DAVIS-2016 as often downloaded (train.txt only): the error says how to go on, --sequences runs it."""
+    from unitrack.cli import main
+
+    root = _davis2016(tmp_path / "d16", {"bear": [_square()] * 3}, split="train")
+    args = ["eval", "--task", "vos", "--data", str(root), "--model", "tiny-resnet", "--device", "cpu",
+            "--opt", "baseline=copy-first"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 2
+    assert "name the sequences with --sequences" in capsys.readouterr().err
+    assert main(args + ["--out", str(tmp_path / "b"), "--sequences", "bear"]) == 0
+    m = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert m["overall"]["JF_mean"] == approx(1.0)
+
+
 # ---------------------------------------------------------------- OTB-2015 as published
 def _otb_seq(root: Path, folder: str, frames: range, gts: dict[str, str], digits: int = 4) -> Path:
     img = root / folder / "img"

@@ -147,7 +147,8 @@ def _split_file(root: Path, split: str, fmt: str) -> Path:
             return sets / sub / f"{split}.txt"
     have = sorted({p.stem for sub in (*_RESOLUTIONS, "2016") for p in (sets / sub).glob("*.txt")})
     raise InputError(sets / _RESOLUTIONS[0] / f"{split}.txt",
-                     f"missing DAVIS-2016 split list (lists here: {', '.join(have) or 'none'})")
+                     f"missing DAVIS-2016 split list (lists here: {', '.join(have) or 'none'}; "
+                     "name the sequences with --sequences to run without it)")
 
 
 def _names_2016(path: Path, lines: list[str]) -> list[str]:
