@@ -51,7 +51,7 @@ def test_davis2016_layout_detected_listed_and_one_object(tmp_path):
     root = _davis2016(tmp_path / "d16", {"bear": [_square()] * 3, "car": [_square(value=128)] * 2})
     assert davis.detect_format(root) == "davis2016"
     assert davis.list_sequences(root, "train") == ["bear", "car"]
-    with pytest.raises(InputError, match=r"480p/val.txt: missing DAVIS-2016 split list \(lists here: train\)"):
+    with pytest.raises(InputError, match=r"480p/val.txt: missing DAVIS-2016 split list \(lists here: train;"):
         davis.list_sequences(root)  # val is the default split
     seq = davis.load_sequence(root, "car")
     assert seq.dataset_format == "davis2016" and seq.object_ids == [1]
