@@ -76,26 +76,24 @@ PRETRAINED_HELP = ("weights, passed to create_model: a tag (openai, imagenet), a
                    "videossl-tiny, random for the others)")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (``--num-frames 0`` is an error, not a silent default)."""
+def _whole_number(text: str, least: int, rule: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{rule}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--num-frames 0`` is an error, not a silent default)."""
+    return _whole_number(text, 1, "must be at least 1")
 
 
 def nonnegative_int(text: str) -> int:
     """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    return _whole_number(text, 0, "must be 0 or more")
 
 
 def positive_float(text: str) -> float:
