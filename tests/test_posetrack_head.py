@@ -193,6 +193,25 @@ def test_eval_metrics_track_round_trip(tiny_posetrack, tmp_path, capsys):
     assert o["Recall"] == pytest.approx(m["overall"]["Recall"])
 
 
+def test_eval_tracks_the_poses_in_obs_when_present(tiny_posetrack, tmp_path, capsys):
+    """``ROOT/obs/<split>/<seq>.json`` (a pose estimator's output) replaces the oracle poses; its track ids are
+    ignored. Here the file is the ground truth with every id set to 7: the tracker still separates the people."""
+    import shutil
+
+    root = tmp_path / "pt"
+    shutil.copytree(tiny_posetrack, root)
+    d = json.loads((root / "annotations" / "val" / "000001_synth.json").read_text())
+    for a in d["annotations"]:
+        a["track_id"] = 7
+    (root / "obs" / "val").mkdir(parents=True)
+    (root / "obs" / "val" / "000001_synth.json").write_text(json.dumps(d))
+    assert main(["eval", "--task", "posetrack", "--data", str(root), "--model", MODEL, "--out", str(tmp_path / "run"),
+                 "--device", "cpu", "--no-progress", "--opt", "use_appearance=false"]) == 0
+    assert "absent" not in capsys.readouterr().err
+    pred = json.loads((tmp_path / "run" / "posetrack" / "000001_synth.json").read_text())
+    assert len({a["track_id"] for a in pred["annotations"]}) > 1
+
+
 @pytest.mark.parametrize("content, message", [
     ("{not json", "malformed JSON"),
     ('{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"image_id": 1, "keypoints": [1, 2]}]}',

@@ -4,13 +4,15 @@ Why a separate entry from ``unitrack eval``: a user's footage has no dataset lay
 This module only *builds* what the heads already take — a sequence object (:class:`UserClip`) that
 quacks like the ``unitrack.data`` dataclasses (``frames``, ``frame_dir``, ``load_frames``, ``height`` …
 plus the task's first-frame target: ``boxes[0]``, ``first_mask()``, ``joints[0]``) over a
-``videossl.io`` reader, and cleaned detections for MOT/MOTS — then calls the same head functions as
-``unitrack eval`` (``sot.track_sequence``, ``vos.segment_sequence``, ``pose.propagate_joints``,
-``mot.track_boxes``, ``mots.track_masks``) with the same model registry. No second head loop.
+``videossl.io`` reader, and cleaned detections for MOT/MOTS (every frame's keypoints for posetrack) — then
+calls the same head functions as ``unitrack eval`` (``sot.track_sequence``, ``vos.segment_sequence``,
+``pose.propagate_joints``, ``mot.track_boxes``, ``mots.track_masks``, ``posetrack.track_people``) with the
+same model registry. No second head loop.
 
 Outputs in ``OUT``: ``<name>.mp4`` (the result drawn with ``unitrack.viz``) and the predictions in the
 task's standard format: ``<name>.txt`` (SOT: OTB, one line per frame of the cut; MOT: MOTChallenge;
-MOTS: MOTS20), ``<name>/<frame>.png`` (VOS, DAVIS indexed PNGs), ``<name>.json`` (pose). Frame numbers in
+MOTS: MOTS20), ``<name>/<frame>.png`` (VOS, DAVIS indexed PNGs), ``<name>.json`` (pose; posetrack: PoseTrack
+2018 JSON with the keypoints file's images of the cut). Frame numbers in
 MOT/MOTS files and VOS PNG names are those of the *original* video (so they line up with the
 detections file); ``--start/--end`` (0-based, end exclusive) cut the video.
 
