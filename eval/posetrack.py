@@ -78,7 +78,7 @@ def run(seeds: list[int], out_md: Path, skip_tiny: bool) -> None:
     lines = [
         "# Pose tracking (PoseTrack layout): appearance vs motion only, synthetic multi-person benchmark",
         "",
-        f"Measured {date} on {machine_info()}, torch {torch.__version__}, 1 thread, device cpu; "
+        f"Measured {date} on {machine_info()}, device cpu; "
         f"`python eval/posetrack.py --seeds {' '.join(map(str, seeds))}`"
         + (" --skip-tiny" if skip_tiny else "") + ".",
         "",
@@ -110,7 +110,8 @@ def run(seeds: list[int], out_md: Path, skip_tiny: bool) -> None:
     commands = {label: "unitrack eval --task posetrack --model {} --pretrained {} --device cpu{}".format(
         model, pretrained, "".join(f" --opt {k}={str(v).lower()}" for k, v in options.items()))
         for label, model, pretrained, options in CONFIGS}
-    lines += ["", "Each row is one `unitrack eval` on the seed-0 benchmark (the default `--data`):", ""]
+    lines += ["", "Each row is one `unitrack eval` per seed (seed 0 is the default `--data`; seed S: "
+                  "`unitrack data synth --seed S --tasks posetrack --out DIR` and `--data DIR/posetrack18`):", ""]
     lines += [f"- {label.split(')')[0]}): `{commands[label]}`" for label, _ in rows]
     out_md.parent.mkdir(parents=True, exist_ok=True)
     out_md.write_text("\n".join(lines) + "\n")

@@ -107,7 +107,7 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          "unitrack.heads.propagation:PropagationConfig", ("baseline",), "{name}.json",
          "unitrack.data.writers:write_pose_json", "unitrack.viz:draw_pose", "unitrack.metrics.pose",
          ("PCK@0.1", "PCK@0.2"), "PCK@0.1", "unitrack.data.synth.layouts:write_jhmdb", "joints"),
-    Task("posetrack", "Pose tracking (PoseTrack)", "posetrack18", "unitrack.data.posetrack", "unitrack.heads.posetrack",
+    Task("posetrack", "PoseTrack", "posetrack18", "unitrack.data.posetrack", "unitrack.heads.posetrack",
          "unitrack.heads.posetrack:PoseTrackConfig", ("preset",), "{seq}.json",
          "unitrack.data.posetrack:write_predictions", "unitrack.viz:draw_people", "unitrack.metrics.posetrack",
          ("MOTA", "MOTP", "Precision", "Recall", "IDF1", "IDSW", "mAP", "IDF1_person", "HOTA_person"), "MOTA",
