@@ -217,6 +217,8 @@ def test_eval_tracks_the_poses_in_obs_when_present(tiny_posetrack, tmp_path, cap
     ('{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"image_id": 1, "keypoints": [1, 2]}]}',
      r"annotations\[0\]: 'keypoints' must be 51 numbers"),
     ('{"frames": []}', "no 'images' list"),
+    (json.dumps({"images": [{"id": i, "file_name": f"{i}.jpg"} for i in range(50)]}),
+     "lists 50 images, the video has 8 frames"),
 ])
 def test_bad_keypoints_file_is_one_line(tiny_posetrack, tmp_path, capsys, content, message):
     import re
