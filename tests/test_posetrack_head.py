@@ -240,3 +240,17 @@ def test_keypoints_flag_belongs_to_posetrack(tiny_posetrack, tmp_path, capsys):
     rc = main(["track", str(tiny_posetrack / "images" / "val" / "000001_synth"), "--task", "posetrack",
                "--out", str(tmp_path / "out"), "--no-progress"])
     assert rc == 2 and "--task posetrack needs --keypoints" in capsys.readouterr().err
+
+
+def test_synth_preview_draws_each_person_in_its_colour(tiny_posetrack, tmp_path):
+    import cv2
+
+    from unitrack.data.synth.preview import write_previews
+    from unitrack.viz import color_for
+
+    (path,) = write_previews({"posetrack": tiny_posetrack}, tmp_path)
+    img = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    gt = json.loads((tiny_posetrack / "annotations" / "val" / "000001_synth.json").read_text())
+    t = len(gt["images"]) // 2
+    ids = {a["track_id"] for a in gt["annotations"] if a["image_id"] == gt["images"][t]["id"]}
+    assert ids and all((img == color_for(i + 1)).all(-1).sum() > 20 for i in ids)
