@@ -36,10 +36,11 @@ class Task:
     ``run_sequence(job)`` (see ``unitrack.eval``); ``config``: the head's settings dataclass (``--opt`` keys) and
     ``extra_options`` the keys outside it; ``prediction``: the prediction file under ``RUN/<task>/`` (``{seq}``
     the sequence, ``{name}`` its last path part; no suffix: a folder); ``writer`` / ``renderer``: the
-    ``unitrack.data.writers`` / ``unitrack.viz`` functions of its predictions; ``metrics``: the module with
+    ``unitrack.data.writers`` (posetrack: ``unitrack.data.posetrack``) / ``unitrack.viz`` functions of its
+    predictions; ``metrics``: the module with
     ``evaluate(gt_root, pred_dir, sequences)`` and ``metric_keys`` the contract's keys in table order
     (``headline`` the one the report card charts); ``synth``: the synthetic benchmark's writer;
-    ``target``: the ``unitrack track`` flag giving the first-frame target.
+    ``target``: the ``unitrack track`` flag giving the first-frame target (posetrack: every frame's keypoints).
     """
 
     name: str
