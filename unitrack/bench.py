@@ -4,7 +4,8 @@ Each task runs through :func:`unitrack.eval.evaluate_task` into ``RUN/<task>/`` 
 predictions, ``<task>_settings.json``, ``metrics.json``), so a bench run resumes task by task and sequence by
 sequence, refuses a changed model/weights/data the way ``unitrack eval`` does, and shards under ``torchrun``
 the same way. Data: the synthetic benchmark by default, or ``--data-root R`` holding the task table's ROOT
-folders (``R/otb``, ``R/davis``, ``R/mot17``, ``R/mots20``, ``R/jhmdb``; a missing one is skipped with a note).
+folders (``R/otb``, ``R/davis``, ``R/mot17``, ``R/mots20``, ``R/jhmdb``, ``R/posetrack18``; a missing one is skipped
+with a note).
 The card — a row per model, a column per task headline metric (from :mod:`unitrack.tasks`) — is written as
 ``RUN/report.md``, ``RUN/report.json`` and ``RUN/report.png``; ``--compare RUN2 ...`` adds those runs' rows.
 """

@@ -36,10 +36,11 @@ class Task:
     ``run_sequence(job)`` (see ``unitrack.eval``); ``config``: the head's settings dataclass (``--opt`` keys) and
     ``extra_options`` the keys outside it; ``prediction``: the prediction file under ``RUN/<task>/`` (``{seq}``
     the sequence, ``{name}`` its last path part; no suffix: a folder); ``writer`` / ``renderer``: the
-    ``unitrack.data.writers`` / ``unitrack.viz`` functions of its predictions; ``metrics``: the module with
+    ``unitrack.data.writers`` (posetrack: ``unitrack.data.posetrack``) / ``unitrack.viz`` functions of its
+    predictions; ``metrics``: the module with
     ``evaluate(gt_root, pred_dir, sequences)`` and ``metric_keys`` the contract's keys in table order
     (``headline`` the one the report card charts); ``synth``: the synthetic benchmark's writer;
-    ``target``: the ``unitrack track`` flag giving the first-frame target.
+    ``target``: the ``unitrack track`` flag giving the first-frame target (posetrack: every frame's keypoints).
     """
 
     name: str
@@ -84,7 +85,7 @@ class Task:
         return self.metric_module().evaluate(gt_root, pred_dir, sequences)
 
 
-# Order: the columns of UniTrack's main table (SOT, VOS, MOT, MOTS, pose).
+# Order: the columns of UniTrack's main table (SOT, VOS, MOT, MOTS, pose), then its sixth setting (pose tracking).
 TASKS: dict[str, Task] = {t.name: t for t in (
     Task("sot", "SOT (OTB)", "otb", "unitrack.data.otb", "unitrack.heads.sot", "unitrack.heads.sot:DCFConfig",
          ("baseline",), "{seq}.txt", "unitrack.data.writers:write_otb", "unitrack.viz:draw_track_box",
@@ -107,6 +108,11 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          "unitrack.heads.propagation:PropagationConfig", ("baseline",), "{name}.json",
          "unitrack.data.writers:write_pose_json", "unitrack.viz:draw_pose", "unitrack.metrics.pose",
          ("PCK@0.1", "PCK@0.2"), "PCK@0.1", "unitrack.data.synth.layouts:write_jhmdb", "joints"),
+    Task("posetrack", "PoseTrack", "posetrack18", "unitrack.data.posetrack", "unitrack.heads.posetrack",
+         "unitrack.heads.posetrack:PoseTrackConfig", ("preset",), "{seq}.json",
+         "unitrack.data.posetrack:write_predictions", "unitrack.viz:draw_people", "unitrack.metrics.posetrack",
+         ("MOTA", "MOTP", "Precision", "Recall", "IDF1", "IDSW", "mAP", "IDF1_person", "HOTA_person"), "MOTA",
+         "unitrack.data.synth.layouts:write_posetrack", "keypoints"),
 )}
 NAMES: tuple[str, ...] = tuple(TASKS)
 # The appearance model of `unitrack eval / track / bench` when none is named: the best real model that installs

@@ -4,13 +4,15 @@ Why a separate entry from ``unitrack eval``: a user's footage has no dataset lay
 This module only *builds* what the heads already take — a sequence object (:class:`UserClip`) that
 quacks like the ``unitrack.data`` dataclasses (``frames``, ``frame_dir``, ``load_frames``, ``height`` …
 plus the task's first-frame target: ``boxes[0]``, ``first_mask()``, ``joints[0]``) over a
-``videossl.io`` reader, and cleaned detections for MOT/MOTS — then calls the same head functions as
-``unitrack eval`` (``sot.track_sequence``, ``vos.segment_sequence``, ``pose.propagate_joints``,
-``mot.track_boxes``, ``mots.track_masks``) with the same model registry. No second head loop.
+``videossl.io`` reader, and cleaned detections for MOT/MOTS (every frame's keypoints for posetrack) — then
+calls the same head functions as ``unitrack eval`` (``sot.track_sequence``, ``vos.segment_sequence``,
+``pose.propagate_joints``, ``mot.track_boxes``, ``mots.track_masks``, ``posetrack.track_people``) with the
+same model registry. No second head loop.
 
 Outputs in ``OUT``: ``<name>.mp4`` (the result drawn with ``unitrack.viz``) and the predictions in the
 task's standard format: ``<name>.txt`` (SOT: OTB, one line per frame of the cut; MOT: MOTChallenge;
-MOTS: MOTS20), ``<name>/<frame>.png`` (VOS, DAVIS indexed PNGs), ``<name>.json`` (pose). Frame numbers in
+MOTS: MOTS20), ``<name>/<frame>.png`` (VOS, DAVIS indexed PNGs), ``<name>.json`` (pose; posetrack: PoseTrack
+2018 JSON with the keypoints file's images of the cut). Frame numbers in
 MOT/MOTS files and VOS PNG names are those of the *original* video (so they line up with the
 detections file); ``--start/--end`` (0-based, end exclusive) cut the video.
 
@@ -60,6 +62,8 @@ class UserClip(LazyFrames):
     joints: np.ndarray | None = None  # pose: [1, J, 2]
     mat_path: Path | None = None
     mask: np.ndarray | None = None  # vos: uint8 [H, W] ids
+    people: dict | None = None  # posetrack: cut frame -> the persons' keypoints [17, 3]
+    pose_seq: object = None  # posetrack: the keypoints file's sequence, cut (its images are written back)
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def load_frames(self, indices) -> np.ndarray:
@@ -171,7 +175,7 @@ def read_mask_detections(path, clip: UserClip, total: int) -> tuple[dict[int, li
     return objs, int(classes[0]) if len(classes) == 1 else PEDESTRIAN
 
 
-def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=None, detections=None,
+def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=None, detections=None, keypoints=None,
           model: str = DEFAULT_MODEL, device: str = "auto", start: int = 0, end: int | None = None,
           render: bool = True, progress: bool = True, options: dict | None = None,
           detector: str | None = None, detector_options: dict | None = None,
@@ -179,7 +183,9 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
     """Track ``task``'s target(s) through ``video`` and write the mp4 + predictions into ``out``.
 
     ``box``: ``"x,y,w,h"`` or 4 numbers (0-based pixels of the first frame of the cut); ``mask``: indexed
-    PNG path; ``joints``: JSON path; ``detections``: MOTChallenge txt (mot) or MOTS20 txt (mots).
+    PNG path; ``joints``: JSON path; ``detections``: MOTChallenge txt (mot) or MOTS20 txt (mots); ``keypoints``
+    (posetrack): PoseTrack 2018 JSON of every person's keypoints per frame (``images[k]`` = frame ``k`` of the
+    whole video; see ``unitrack.heads.posetrack.read_keypoints``).
     mot without ``detections``: ``detector`` (``unitrack.detect``: hog (default), torchvision-fasterrcnn or a
     det.txt path) with ``detector_options``, cached in ``out/detections/``.
     ``options`` go to the head's config (``DCFConfig``, ``PropagationConfig``, ``TrackerConfig`` fields, flat;
@@ -197,8 +203,11 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
         raise InputError(None, f"unknown task {task!r} (one of {', '.join(NAMES)})")
     flag = TASKS[task].target  # the first-frame target's flag, from the task table
     finds_own = ("mot", "pose")  # mot: a built-in detector; pose: a pose model (when installed)
-    if task not in finds_own and {"box": box, "mask": mask, "joints": joints, "detections": detections}[flag] is None:
+    given = {"box": box, "mask": mask, "joints": joints, "detections": detections, "keypoints": keypoints}
+    if task not in finds_own and given[flag] is None:
         raise InputError(None, f"--task {task} needs --{flag}")
+    if keypoints is not None and task != "posetrack":
+        raise InputError(None, "--keypoints applies to --task posetrack only")
     if task != "mot" and (detector is not None or detector_options):
         raise InputError(None, "--detector / --det-opt apply to --task mot only")
     options = normalize_options(task, options)
@@ -223,6 +232,10 @@ def track(task: str, video, out="runs/track", *, box=None, mask=None, joints=Non
             clip.joints, clip.mat_path = read_joints_json(joints, clip)[None], Path(joints)
     elif task == "mots":
         targets, class_id = read_mask_detections(detections, clip, total)
+    elif task == "posetrack":
+        from unitrack.heads.posetrack import read_keypoints
+
+        clip.pose_seq, clip.people = read_keypoints(keypoints, total, clip.start, clip.start + len(clip))
 
     dev = str(resolve_device(device))
     from videossl.utils.outputs import check_output_dir
@@ -284,6 +297,20 @@ def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, p
             edges = None  # JHMDB's skeleton (read_joints_json takes its 15 joints only)
             propagate_joints(clip, model, dev, config_from_options(PropagationConfig, options, task), baseline,
                              on_frame=lambda t, rgb, j: emit(t, rgb, j.copy(), lambda f: viz.draw_pose(f, j, edges)))
+        elif task == "posetrack":
+            from unitrack.heads.embed import Embedder
+            from unitrack.heads.mot import SequenceFrames
+            from unitrack.heads.posetrack import PoseTrackConfig, track_people
+
+            cfg = config_from_options(PoseTrackConfig, options, task, base=PoseTrackConfig(frame_rate=clip.fps))
+            people = clip.people
+
+            def on_frame(t, rgb, items):
+                emit(t, rgb, list(items), lambda f: viz.draw_people(f, [people[t][k] for k, _ in items],
+                                                                    [i for _, i in items]))
+
+            track_people(SequenceFrames(clip), people, Embedder(model, dev) if cfg.use_appearance else None, cfg,
+                         timings=timings, on_frame=on_frame)
         elif task == "vos":
             from unitrack.data.writers import write_davis_png
             from unitrack.heads.vos import segment_sequence
@@ -336,6 +363,15 @@ def _write_predictions(task: str, pred: Path, clip: UserClip, done: dict, class_
         writers.write_otb(pred, np.stack([done[t] for t in sorted(done)]))
     elif task == "pose":
         writers.write_pose_json(pred, np.stack([done[t] for t in sorted(done)]))
+    elif task == "posetrack":  # the frames done (all, or those before a failure), the file's images
+        import copy
+
+        from unitrack.data.posetrack import write_predictions
+        from unitrack.heads.posetrack import tracked_people
+
+        seq = copy.copy(clip.pose_seq)
+        seq.frames = seq.frames[:max(done) + 1]
+        write_predictions(pred, seq, tracked_people(seq, clip.people, done))
     elif task == "mot":
         rows = done["rows"] if "rows" in done else [(t, i, *b, s) for t in sorted(done) for b, i, s in done[t]]
         a = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
@@ -365,6 +401,8 @@ def register(subparsers) -> None:
     p.add_argument("--joints", help='pose: JSON {"joints": [[x, y], ...]} of the first frame (0-based pixels); '
                                     "without it: BlazePose's 15 JHMDB joints (pip install '.[pose]')")
     p.add_argument("--detections", help="mot: MOTChallenge txt; mots: MOTS20 txt (frames 1-based in the whole video)")
+    p.add_argument("--keypoints", help="posetrack: PoseTrack 2018 JSON with every person's keypoints per frame "
+                                       "(images[k] = frame k of the whole video; track ids not needed)")
     from unitrack.detect import add_arguments
 
     add_arguments(p)  # mot without --detections: --detector hog|torchvision-fasterrcnn|FILE, --det-opt
@@ -390,7 +428,7 @@ def run(args: argparse.Namespace) -> int:
     from unitrack.heads.options import parse_opt_args
 
     res = track(args.task, args.video, args.out, box=args.box, mask=args.mask, joints=args.joints,
-                detections=args.detections, model=args.model, device=args.device, start=args.start, end=args.end,
+                detections=args.detections, keypoints=args.keypoints, model=args.model, device=args.device, start=args.start, end=args.end,
                 render=args.render, options=parse_opt_args(args.opt), progress=not args.no_progress,
                 pretrained=args.pretrained, detector=args.detector, detector_options=parse_opt_args(args.det_opt))
     print(f"{res['task']}: {res['frames']} frames on {res['device']} -> {res['predictions']}"

@@ -1,4 +1,4 @@
-"""Drawing results on frames for every head: boxes (MOT, SOT), masks (MOTS, VOS), joints (pose).
+"""Drawing results on frames for every head: boxes (MOT, SOT), masks (MOTS, VOS), joints (pose, posetrack).
 
 Colours are a pure function of the identity (golden-ratio hue walk), so an identity keeps its
 colour across frames, sequences and runs, and neighbouring ids get well separated hues.
@@ -130,6 +130,25 @@ def draw_pose(frame: np.ndarray, joints: np.ndarray, edges: Sequence[tuple[int, 
 
         edges = SKELETON
     return draw_points(frame, joints, edges=edges, radius=radius)
+
+
+def draw_people(frame: np.ndarray, people: Sequence[np.ndarray], ids: Sequence[int], radius: int = 3) -> np.ndarray:
+    """Multi-person poses (PoseTrack): each person's keypoints ``[17, 3]`` (x, y, v; ``v = 0`` not drawn) with
+    PoseTrack's skeleton, the whole skeleton in its identity's colour and the id written above the head."""
+    from unitrack.data.posetrack import SKELETON
+
+    edges = [(a - 1, b - 1) for a, b in SKELETON]  # the dataset's pairs are 1-based
+    out = np.ascontiguousarray(frame).copy()
+    scale = max(0.4, out.shape[0] / 1080.0)
+    for kp, i in zip(people, ids):
+        kp = np.asarray(kp, np.float64).reshape(-1, 3)
+        pts = np.where(kp[:, 2:] > 0, kp[:, :2], np.nan)
+        out = draw_points(out, pts, [i] * len(pts), edges=edges, radius=radius)
+        if np.isfinite(pts).any():
+            x, y = np.nanmin(pts[:, 0]), np.nanmin(pts[:, 1])
+            cv2.putText(out, str(i), (int(x), max(0, int(y) - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale,
+                        color_for(i), 1, cv2.LINE_AA)
+    return out
 
 
 def draw_track_box(frame: np.ndarray, box_xywh, gt_xywh=None) -> np.ndarray:

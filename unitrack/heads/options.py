@@ -3,8 +3,9 @@
 Options are a flat ``{key: value}`` dict (``unitrack eval/track --opt KEY=VALUE``, or ``options=`` from
 Python). A key is a field of the task's config dataclass — sot :class:`~unitrack.heads.sot.DCFConfig`,
 vos/pose :class:`~unitrack.heads.propagation.PropagationConfig`, mot/mots
-:class:`~unitrack.heads.association.tracker.TrackerConfig` — or ``baseline`` (sot/vos/pose:
-``copy-first``, the trivial baseline) or ``preset`` (mot, mots, vos: a named group of values from
+:class:`~unitrack.heads.association.tracker.TrackerConfig`, posetrack its subclass
+:class:`~unitrack.heads.posetrack.PoseTrackConfig` — or ``baseline`` (sot/vos/pose:
+``copy-first``, the trivial baseline) or ``preset`` (mot, mots, posetrack, vos: a named group of values from
 :data:`PRESETS`, e.g. ``preset=unitrack`` for UniTrack's published formulas; explicit keys override it).
 String values are parsed to the field's type (bool:
 true/false/1/0/yes/no; int; float; ``none`` for a field that may be None). An unknown key or a value that
@@ -57,6 +58,14 @@ PRESETS = {
                           "det_dup_iou": 0.7},
              "tuned": {**_MOT_TUNED, "confirm_new": False, "motion_gated": True, "mask_cells": None,
                        "det_dup_iou": None}},
+    # UniTrack's config section ``posetrack`` + tracker/mot/pose.py (skeleton-mask cells, new tracks confirmed at
+    # once); its frame_rate 6 x track_buffer 30 / 30 keeps a lost track 6 frames, i.e. track_buffer 6 at 30 fps
+    "posetrack": {"unitrack": {**_MOT_UNITRACK, "pooling": "skeleton", "mask_cells": 400, "box_margin": 0.5,
+                               "track_buffer": 6, "motion_lambda": 0.9999, "motion_gated": False,
+                               "dup_iou_thresh": 0.2, "confirm_iou_thresh": 0.6, "confirm_new": True},
+                  "tuned": {**_MOT_TUNED, "pooling": "box", "mask_cells": None, "box_margin": 0.65,
+                            "track_buffer": 30, "motion_lambda": 0.98, "motion_gated": True,
+                            "dup_iou_thresh": 0.15, "confirm_iou_thresh": 0.7, "confirm_new": False}},
     "vos": {"unitrack": {"context_fill": "first", "label_resize": "bilinear"},
             "tuned": {"context_fill": "empty", "label_resize": "area"}},
 }

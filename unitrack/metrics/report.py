@@ -18,6 +18,10 @@ def _clean(value):
     """JSON-safe scalar: ints stay ints, floats are plain floats, NaN/inf become None."""
     if isinstance(value, bool):
         return value
+    if isinstance(value, dict):  # a nested table (posetrack's per-joint figures)
+        return {k: _clean(v) for k, v in value.items()}
+    if value is None:
+        return None
     if isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
         return int(value)
     value = float(value)

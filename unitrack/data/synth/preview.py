@@ -87,6 +87,17 @@ def preview_frames(roots: dict[str, Path]) -> dict[str, np.ndarray]:
         for k, p in enumerate(j):
             cv2.circle(img, (int(round(p[0])), int(round(p[1]))), 3, _colour(k), -1, cv2.LINE_AA)
         out["pose"] = img
+    if "posetrack" in roots:  # every person's annotated keypoints, the skeleton in its identity's colour
+        from unitrack.data import posetrack
+        from unitrack.data._common import read_rgb
+        from unitrack.viz import draw_people
+
+        s = posetrack.load_sequence(posetrack.annotation_dir(roots["posetrack"]) /
+                                    f"{posetrack.sequences(roots['posetrack'])[0]}.json", roots["posetrack"])
+        t = len(s) // 2
+        people = s.frames[t].people
+        out["posetrack"] = draw_people(read_rgb(s.frame_paths[t]), [p.keypoints for p in people],
+                                       [p.track_id + 1 for p in people])
     return out
 
 
