@@ -101,11 +101,15 @@ def _normal_dir_mode(path: Path) -> None:
 
 
 def disk_error(exc: OSError, where: Path, done: list[str], task_dir: Path) -> InputError:
-    """One line for a write failure of the output's file system, listing the predictions kept."""
+    """One line for a write failure of the output's file system, listing the predictions kept
+    (an ``OutputError``: exit status 4, as for an ``--out`` that fails the check before any work)."""
+    from videossl.utils.outputs import OutputError, describe_os_error, display_path
+
     path = exc.filename or where
     kept = ", ".join(done[:10]) + (f" ... ({len(done)} in all)" if len(done) > 10 else "") if done else "none"
-    return InputError(path, f"cannot write: {exc.strerror or exc}; stopped. Predictions completed and kept in "
-                            f"{task_dir}: {kept}; free space (or fix the folder) and re-run the same command to resume")
+    return OutputError(display_path(path), f"cannot write: {describe_os_error(exc)}; stopped. Predictions completed "
+                                           f"and kept in {task_dir}: {kept}; free space (or fix the folder) and "
+                                           "re-run the same command to resume")
 
 
 def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAULT_MODEL, out: str | Path = "runs/eval",
@@ -147,7 +151,8 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
         raise InputError(root, f"no {task} sequences found (see the layout in CONTRACT.md)")
     from videossl.utils.outputs import check_output_dir
 
-    check_output_dir(task_dir)  # a read-only or full --out: one line now, not a traceback after the first sequence
+    check_output_dir(run)  # a read-only or full --out (or a file): one line now, not a traceback later
+    check_output_dir(task_dir)
     try:
         return _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretrained, options, render,
                          progress, rank, world, dev, model_loader)
@@ -168,6 +173,10 @@ def _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretra
                   write=rank == 0)
     loader = model_loader if model_loader is not None else _LazyModel(model, dev, pretrained)
     clean_stale_temporaries(task_dir, seqs[rank::world])
+    if rank == 0:  # atomic_write's temporaries of this task's run files (another rank writes only its own)
+        for name in (f"{task}_timings.json", f"{task}_settings.json", "metrics.json"):
+            for p in run.glob(f".tmp-{name}.*"):
+                p.unlink(missing_ok=True)
     main_timing = run / f"{task}_timings.json"
     timing_path = main_timing if world == 1 else run / f"{task}_timings.rank{rank}.json"
     timings = {}
