@@ -385,3 +385,18 @@ def test_leftovers_of_a_killed_vos_run_are_removed_and_the_results_equal_a_clean
     mode = stat.S_IMODE((killed / "synth-01").stat().st_mode)
     assert mode == 0o777 & ~umask, oct(mode)  # as mkdir makes it, not mkdtemp's 0700
     assert stat.S_IMODE((killed / "synth-01" / "00000.png").stat().st_mode) == 0o666 & ~umask
+
+
+def test_eval_reports_a_bad_sequence_in_one_line_scores_the_others_and_exits_1(tiny, tmp_path, capsys, weights):
+    root = _copy(tiny / "davis", tmp_path / "davis")
+    frames = os.fsencode(root / "JPEGImages" / "480p" / "synth-01")
+    os.rename(os.path.join(frames, b"00004.jpg"), os.path.join(frames, b"00004\xfe.jpg"))
+    run = tmp_path / "run"
+    assert main(["eval", "--task", "vos", "--data", str(root), *TINY, "--pretrained", str(weights),
+                 "--out", str(run)]) == 1
+    err = capsys.readouterr().err
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "synth-01" in errors[0] and "Traceback" not in err, err
+    assert "failed: 1 sequence(s) failed" in err
+    m = json.loads((run / "metrics.json").read_text())
+    assert sorted(m["per_sequence"]) == ["synth-02", "synth-03"] and len(m["failed"]) == 1

@@ -14,8 +14,10 @@ Tasks plug in through the task table :data:`unitrack.tasks.TASKS`. A task's head
 
 Adding a task = one entry in the task table (:mod:`unitrack.tasks`) and a head module with those functions;
 metrics come from the entry's metric module and the file/table from ``unitrack.metrics.report``.
-A bad sequence (``InputError``) is reported in one line and skipped; the others still run and
-their predictions stay written; the exit status is then 2.
+A bad sequence (``InputError``) is reported in one ``error:`` line naming its file and skipped; the others
+still run, their predictions stay written and are scored, ``metrics.json`` lists the failures under
+``"failed"``, and the run ends with one ``failed:`` summary line (:class:`SequencesFailed`) and exit status 1
+(2 when no sequence could be written at all).
 
 Under ``torchrun`` the sequences are sharded over the ranks (``seqs[rank::world]``), each rank writes
 its predictions and ``<task>_timings.rank<R>.json``; after a barrier rank 0 alone scores the union of
@@ -39,6 +41,21 @@ from videossl.errors import InputError, MissingWeightsError
 # errors of the output's file system (not of one sequence): stop, keep what is written, say where
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM})
 
+
+
+class SequencesFailed(InputError):
+    """Some sequences failed (each already reported in its own ``error:`` line); the others are written and
+    scored in ``metrics`` (``RUN/metrics.json``). Not an ``error:`` line itself: the CLI prints it as the
+    ``failed:`` summary and exits 1 (2 when ``done`` is 0)."""
+
+    def __init__(self, failures: list[str], done: int, metrics: dict, metrics_path: Path):
+        self.failures, self.done, self.metrics = failures, done, metrics
+        super().__init__(None, f"{len(failures)} sequence(s) failed (see the error lines above); the other {done} "
+                               f"are written and scored in {metrics_path}")
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.done else 2
 
 
 @dataclass
@@ -251,8 +268,7 @@ def _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretra
     print(f"{task}: {len(done)} sequence(s), {frames} frames, "
           f"{'n/a' if fps is None else f'{fps:.2f}'} fps ({model} on {dev}) -> {run / 'metrics.json'}")
     if failures:
-        raise InputError(None, f"{len(failures)} sequence(s) failed (see the lines above); "
-                               f"the other {len(done)} are written and scored in {run / 'metrics.json'}")
+        raise SequencesFailed(failures, len(done), metrics, run / "metrics.json")
     return metrics
 
 
@@ -313,6 +329,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         evaluate_task(args.task, args.data, args.model, args.out, args.device, args.render, args.sequences,
                       options=options, progress=not args.no_progress, pretrained=args.pretrained)
+    except SequencesFailed as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return exc.exit_code
     finally:
         vdist.cleanup()
     return 0
