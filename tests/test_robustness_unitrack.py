@@ -400,3 +400,16 @@ def test_eval_reports_a_bad_sequence_in_one_line_scores_the_others_and_exits_1(t
     assert "failed: 1 sequence(s) failed" in err
     m = json.loads((run / "metrics.json").read_text())
     assert sorted(m["per_sequence"]) == ["synth-02", "synth-03"] and len(m["failed"]) == 1
+
+
+def test_damaged_run_files_on_resume_are_a_warning_and_the_predictions_are_kept(tiny, tmp_path, capsys, weights):
+    base = ["eval", "--task", "vos", "--data", str(tiny / "davis"), *TINY, "--pretrained", str(weights),
+            "--sequences", "synth-01", "--out", str(tmp_path / "run")]
+    assert main(base) == 0
+    first = json.loads((tmp_path / "run" / "metrics.json").read_text())["overall"]
+    capsys.readouterr()
+    (tmp_path / "run" / "vos_timings.json").write_text('{"synth-01": {"fra')
+    (tmp_path / "run" / "vos_settings.json").write_text("{")
+    assert main(base) == 0
+    _warnings_only(capsys, tmp_path / "run" / "vos_timings.json", tmp_path / "run" / "vos_settings.json")
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["overall"] == first

@@ -198,7 +198,7 @@ def _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretra
     timing_path = main_timing if world == 1 else run / f"{task}_timings.rank{rank}.json"
     timings = {}
     for p in [main_timing, *sorted(run.glob(f"{task}_timings.rank*.json"))]:  # rank files of a killed run
-        timings.update(json.loads(p.read_text()) if p.exists() else {})
+        timings.update(_read_timings(p))
     failures: list[str] = []
 
     from tqdm import tqdm
@@ -235,7 +235,7 @@ def _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretra
         from videossl.utils import atomic_write_json
 
         for p in sorted(run.glob(f"{task}_timings.rank*.json")):
-            timings.update(json.loads(p.read_text()))
+            timings.update(_read_timings(p))
         atomic_write_json(main_timing, timings)
         for p in run.glob(f"{task}_timings.rank*.json"):
             p.unlink()
@@ -272,6 +272,23 @@ def _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretra
     return metrics
 
 
+def _read_timings(path: Path) -> dict:
+    """A run's per-sequence timings (``{}`` when absent). Damaged (a hand edit, a bad disk): one warning and
+    ``{}``: they only feed the fps figure, so the finished predictions are still resumed and scored."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
+            return data
+        problem = "not a {sequence: {frames, seconds, ...}} object"
+    except (OSError, ValueError) as exc:
+        problem = f"unreadable ({exc})"
+    print(f"warning: {path}: {problem}; its timings are dropped (the fps of the resumed sequences is not "
+          "known), their predictions are kept and scored", file=sys.stderr)
+    return {}
+
+
 def _check_resume(path: Path, task_dir: Path, settings: dict, write: bool) -> None:
     """One run directory, one configuration. Resuming skips the sequences already written, so resuming
     with another model, weights, dataset or head options would silently score a mix: refuse it in one
@@ -281,8 +298,10 @@ def _check_resume(path: Path, task_dir: Path, settings: dict, write: bool) -> No
     if path.exists() and any(task_dir.iterdir()):
         try:
             old = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
             old = None  # unreadable: written atomically, so only a hand edit gets here; trust the request
+            print(f"warning: {path}: unreadable ({exc}); cannot check that {task_dir} was made with these "
+                  "settings: resuming with them and rewriting the file", file=sys.stderr)
         if isinstance(old, dict) and old != settings:
             key = next(k for k in settings if old.get(k) != settings[k])
             raise InputError(path, f"{task_dir} was made with {key}={old.get(key)!r}, this run asks for "
