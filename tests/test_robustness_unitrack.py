@@ -128,7 +128,7 @@ def test_read_only_out_is_one_line_exit_4_before_any_work(tiny, tmp_path, monkey
 def test_out_that_is_a_file_is_one_line_exit_4(tiny, tmp_path, capsys):
     f = tmp_path / "f"
     f.write_text("x")
-    assert main(["eval", "--task", "mot", "--data", str(tiny / "mot17"), *TINY, "--out", str(f)]) == 4
+    assert main(["eval", "--task", "vos", "--data", str(tiny / "davis"), *TINY, "--out", str(f)]) == 4
     _one_error(capsys, f, "names a folder")
     assert f.read_text() == "x"
 
