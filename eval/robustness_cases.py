@@ -804,7 +804,7 @@ CASES += [
     Case(UT, "metrics: a missing VOS prediction PNG", cli_case(UT, _missing_vos_png, 0, ("00002.png", "missing prediction"),
                                                                _no_python_warning)),
     Case(UT, "metrics: a missing VOS prediction folder", cli_case(UT, _missing_vos_folder, 0,
-                                                                  ("synth-02", "no prediction folder"), _no_python_warning)),
+                                                                  ("synth-02", "no prediction file"), _no_python_warning)),
     Case(UT, "metrics: a short SOT prediction file", cli_case(UT, _short_sot_pred, 0, ("Synth01.txt", "score as failures"))),
     Case(UT, "metrics: a malformed MOT prediction line", cli_case(UT, _damaged_pred, 2, ("SYNTH-01.txt:",))),
     Case(UT, "metrics: a truncated DAVIS annotation PNG", cli_case(UT, _damaged_gt("davis", lambda r: truncate(_davis_png(r)),

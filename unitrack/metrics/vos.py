@@ -215,7 +215,7 @@ def evaluate(gt_root, pred_dir, sequences=None, dataset_format: str | None = Non
         pred = np.zeros_like(gt)
         if not (pred_root / name).is_dir():
             # the message and mechanism of unitrack.metrics._files.prediction_file, shared by every task
-            warn(pred_root / name, "no prediction folder for this sequence; scored as all background")
+            warn(pred_root / name, "no prediction file (the folder of PNGs is missing); scored as all background")
         missing = []
         for i, t in enumerate(ts):
             path = pred_root / name / f"{seq.frames[t].stem}.png"
