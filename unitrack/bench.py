@@ -46,9 +46,16 @@ def bench(model: str = DEFAULT_MODEL, pretrained: str | None = "default", data_r
     loader = _LazyModel(model, str(resolve_device(device)), pretrained)  # one model for every task
     card = {"model": model, "pretrained": pretrained, "data": "synthetic" if data_root is None else str(data_root),
             "tasks": {}}
+    from unitrack.eval import SequencesFailed
+
+    failed = []
     for t in roots:
-        metrics = evaluate_task(t, roots[t], model, run / t, device, sequences=None, progress=progress,
-                                pretrained=pretrained, model_loader=loader)
+        try:
+            metrics = evaluate_task(t, roots[t], model, run / t, device, sequences=None, progress=progress,
+                                    pretrained=pretrained, model_loader=loader)
+        except SequencesFailed as exc:  # each bad sequence has had its error line; the card scores the others
+            print(f"failed: {t}: {exc}", file=sys.stderr)
+            metrics, failed = exc.metrics, failed + [t]
         if not metrics:  # a torchrun rank other than 0
             continue
         card["tasks"][t] = {k: metrics["overall"].get(k) for k in TASKS[t].metric_keys}
@@ -59,6 +66,8 @@ def bench(model: str = DEFAULT_MODEL, pretrained: str | None = "default", data_r
         return card
     from videossl.utils import atomic_write_json
 
+    if failed:
+        card["failed_tasks"] = failed  # the run's exit status is then 1
     atomic_write_json(run / "report.json", card)
     write_report(run, [card])
     return card
@@ -146,4 +155,4 @@ def run(args: argparse.Namespace) -> int:
         vdist.cleanup()
     if others:
         write_report(Path(args.out), [card, *others])
-    return 0
+    return 1 if card.get("failed_tasks") else 0

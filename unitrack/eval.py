@@ -14,8 +14,10 @@ Tasks plug in through the task table :data:`unitrack.tasks.TASKS`. A task's head
 
 Adding a task = one entry in the task table (:mod:`unitrack.tasks`) and a head module with those functions;
 metrics come from the entry's metric module and the file/table from ``unitrack.metrics.report``.
-A bad sequence (``InputError``) is reported in one line and skipped; the others still run and
-their predictions stay written; the exit status is then 2.
+A bad sequence (``InputError``) is reported in one ``error:`` line naming its file and skipped; the others
+still run, their predictions stay written and are scored, ``metrics.json`` lists the failures under
+``"failed"``, and the run ends with one ``failed:`` summary line (:class:`SequencesFailed`) and exit status 1
+(2 when no sequence could be written at all).
 
 Under ``torchrun`` the sequences are sharded over the ranks (``seqs[rank::world]``), each rank writes
 its predictions and ``<task>_timings.rank<R>.json``; after a barrier rank 0 alone scores the union of
@@ -39,6 +41,21 @@ from videossl.errors import InputError, MissingWeightsError
 # errors of the output's file system (not of one sequence): stop, keep what is written, say where
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM})
 
+
+
+class SequencesFailed(InputError):
+    """Some sequences failed (each already reported in its own ``error:`` line); the others are written and
+    scored in ``metrics`` (``RUN/metrics.json``). Not an ``error:`` line itself: the CLI prints it as the
+    ``failed:`` summary and exits 1 (2 when ``done`` is 0)."""
+
+    def __init__(self, failures: list[str], done: int, metrics: dict, metrics_path: Path):
+        self.failures, self.done, self.metrics = failures, done, metrics
+        super().__init__(None, f"{len(failures)} sequence(s) failed (see the error lines above); the other {done} "
+                               f"are written and scored in {metrics_path}")
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.done else 2
 
 
 @dataclass
@@ -101,11 +118,15 @@ def _normal_dir_mode(path: Path) -> None:
 
 
 def disk_error(exc: OSError, where: Path, done: list[str], task_dir: Path) -> InputError:
-    """One line for a write failure of the output's file system, listing the predictions kept."""
+    """One line for a write failure of the output's file system, listing the predictions kept
+    (an ``OutputError``: exit status 4, as for an ``--out`` that fails the check before any work)."""
+    from videossl.utils.outputs import OutputError, describe_os_error, display_path
+
     path = exc.filename or where
     kept = ", ".join(done[:10]) + (f" ... ({len(done)} in all)" if len(done) > 10 else "") if done else "none"
-    return InputError(path, f"cannot write: {exc.strerror or exc}; stopped. Predictions completed and kept in "
-                            f"{task_dir}: {kept}; free space (or fix the folder) and re-run the same command to resume")
+    return OutputError(display_path(path), f"cannot write: {describe_os_error(exc)}; stopped. Predictions completed "
+                                           f"and kept in {task_dir}: {kept}; free space (or fix the folder) and "
+                                           "re-run the same command to resume")
 
 
 def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAULT_MODEL, out: str | Path = "runs/eval",
@@ -147,7 +168,8 @@ def evaluate_task(task: str, data: str | Path | None = None, model: str = DEFAUL
         raise InputError(root, f"no {task} sequences found (see the layout in CONTRACT.md)")
     from videossl.utils.outputs import check_output_dir
 
-    check_output_dir(task_dir)  # a read-only or full --out: one line now, not a traceback after the first sequence
+    check_output_dir(run)  # a read-only or full --out (or a file): one line now, not a traceback later
+    check_output_dir(task_dir)
     try:
         return _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretrained, options, render,
                          progress, rank, world, dev, model_loader)
@@ -168,11 +190,15 @@ def _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretra
                   write=rank == 0)
     loader = model_loader if model_loader is not None else _LazyModel(model, dev, pretrained)
     clean_stale_temporaries(task_dir, seqs[rank::world])
+    if rank == 0:  # atomic_write's temporaries of this task's run files (another rank writes only its own)
+        for name in (f"{task}_timings.json", f"{task}_settings.json", "metrics.json"):
+            for p in run.glob(f".tmp-{name}.*"):
+                p.unlink(missing_ok=True)
     main_timing = run / f"{task}_timings.json"
     timing_path = main_timing if world == 1 else run / f"{task}_timings.rank{rank}.json"
     timings = {}
     for p in [main_timing, *sorted(run.glob(f"{task}_timings.rank*.json"))]:  # rank files of a killed run
-        timings.update(json.loads(p.read_text()) if p.exists() else {})
+        timings.update(_read_timings(p))
     failures: list[str] = []
 
     from tqdm import tqdm
@@ -209,7 +235,7 @@ def _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretra
         from videossl.utils import atomic_write_json
 
         for p in sorted(run.glob(f"{task}_timings.rank*.json")):
-            timings.update(json.loads(p.read_text()))
+            timings.update(_read_timings(p))
         atomic_write_json(main_timing, timings)
         for p in run.glob(f"{task}_timings.rank*.json"):
             p.unlink()
@@ -242,9 +268,25 @@ def _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretra
     print(f"{task}: {len(done)} sequence(s), {frames} frames, "
           f"{'n/a' if fps is None else f'{fps:.2f}'} fps ({model} on {dev}) -> {run / 'metrics.json'}")
     if failures:
-        raise InputError(None, f"{len(failures)} sequence(s) failed (see the lines above); "
-                               f"the other {len(done)} are written and scored in {run / 'metrics.json'}")
+        raise SequencesFailed(failures, len(done), metrics, run / "metrics.json")
     return metrics
+
+
+def _read_timings(path: Path) -> dict:
+    """A run's per-sequence timings (``{}`` when absent). Damaged (a hand edit, a bad disk): one warning and
+    ``{}``: they only feed the fps figure, so the finished predictions are still resumed and scored."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
+            return data
+        problem = "not a {sequence: {frames, seconds, ...}} object"
+    except (OSError, ValueError) as exc:
+        problem = f"unreadable ({exc})"
+    print(f"warning: {path}: {problem}; its timings are dropped (the fps of the resumed sequences is not "
+          "known), their predictions are kept and scored", file=sys.stderr)
+    return {}
 
 
 def _check_resume(path: Path, task_dir: Path, settings: dict, write: bool) -> None:
@@ -256,8 +298,10 @@ def _check_resume(path: Path, task_dir: Path, settings: dict, write: bool) -> No
     if path.exists() and any(task_dir.iterdir()):
         try:
             old = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
             old = None  # unreadable: written atomically, so only a hand edit gets here; trust the request
+            print(f"warning: {path}: unreadable ({exc}); cannot check that {task_dir} was made with these "
+                  "settings: resuming with them and rewriting the file", file=sys.stderr)
         if isinstance(old, dict) and old != settings:
             key = next(k for k in settings if old.get(k) != settings[k])
             raise InputError(path, f"{task_dir} was made with {key}={old.get(key)!r}, this run asks for "
@@ -304,6 +348,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         evaluate_task(args.task, args.data, args.model, args.out, args.device, args.render, args.sequences,
                       options=options, progress=not args.no_progress, pretrained=args.pretrained)
+    except SequencesFailed as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return exc.exit_code
     finally:
         vdist.cleanup()
     return 0

@@ -88,7 +88,10 @@ class Mp4Writer:
             os.close(fd)
             h, w = frame_rgb.shape[:2]
             self._size = (w - w % 2, h - h % 2)  # many decoders reject odd sizes
-            self._writer = cv2.VideoWriter(self._tmp, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)
+            from videossl.io.reader import decoder_path  # OpenCV segfaults on a name that is not UTF-8
+
+            self._writer = cv2.VideoWriter(decoder_path(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+                                           self._size)
         f = np.ascontiguousarray(frame_rgb[: self._size[1], : self._size[0], ::-1])
         self._writer.write(f)
 

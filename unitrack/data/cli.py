@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from unitrack.tasks import NAMES, TASKS, parse_task_list
 
@@ -29,10 +30,22 @@ def register(subparsers) -> None:
 
 def run_synth(args) -> int:
     from unitrack.data.synth import generate
+    from videossl.utils.outputs import check_output_dir, is_disk_full, write_failure
 
     tasks = parse_task_list(args.tasks)
+    check_output_dir(args.out)  # a read-only or full --out: one line before any work
     t0 = time.perf_counter()
-    roots = generate(args.out, seed=args.seed, tasks=tasks)
+    roots = {}
+    for task in tasks:  # one task at a time, so a disk that fills up keeps (and names) the finished ones
+        try:
+            roots.update(generate(args.out, seed=args.seed, tasks=[task]))
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            err = write_failure(exc, Path(args.out) / TASKS[task].dataset)  # a failed write() names no file
+            kept = ", ".join(f"{t} ({p})" for t, p in roots.items()) or "none"
+            raise type(err)(err.path, f"{err.problem}; {task} not written (its partial folder removed); "
+                                      f"complete and kept: {kept}; free space and re-run") from None
     for task, root in roots.items():
         print(f"{task:5s} {root}")
     print(f"generated in {time.perf_counter() - t0:.1f} s", file=sys.stderr)

@@ -30,10 +30,14 @@ def run(args) -> int:
     from unitrack.metrics import evaluate
     from unitrack.metrics.report import format_table, write_metrics_json
 
+    from videossl.utils.outputs import check_output_dir
+
     pred = Path(args.pred)
+    out = Path(args.out) if args.out else (pred.parent if pred.name == args.task else None)
+    if out is not None:
+        check_output_dir(out)  # a read-only or full folder: one line before scoring, not after
     result = evaluate(args.task, args.gt, pred, args.sequences)
     print(format_table(args.task, result, per_sequence=not args.no_per_sequence))
-    out = Path(args.out) if args.out else (pred.parent if pred.name == args.task else None)
     if out is not None:
         path = write_metrics_json(out, args.task, result, model=args.model, dataset=Path(args.gt).resolve().name)
         print(f"wrote {path}")

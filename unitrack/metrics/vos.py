@@ -37,7 +37,6 @@ the full-frame numbers (see ``_crop_box``) at a fraction of the cost on 480p fra
 from __future__ import annotations
 
 import math
-import warnings
 
 import cv2
 import numpy as np
@@ -216,7 +215,7 @@ def evaluate(gt_root, pred_dir, sequences=None, dataset_format: str | None = Non
         pred = np.zeros_like(gt)
         if not (pred_root / name).is_dir():
             # the message and mechanism of unitrack.metrics._files.prediction_file, shared by every task
-            warnings.warn(f"{pred_root / name}: no prediction file; scored as empty", stacklevel=2)
+            warn(pred_root / name, "no prediction file (the folder of PNGs is missing); scored as all background")
         missing = []
         for i, t in enumerate(ts):
             path = pred_root / name / f"{seq.frames[t].stem}.png"

@@ -41,8 +41,11 @@ _PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1]
 def _save(path: Path, rgb: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     params = _PNG if path.suffix == ".png" else _JPEG
-    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params):
-        raise OSError(f"cannot write {path}")
+    ok, buf = cv2.imencode(path.suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise ValueError(f"OpenCV cannot encode {path.suffix} images")
+    # written by Python, not cv2.imwrite: a full disk then raises OSError(ENOSPC, path) instead of a bare False
+    path.write_bytes(buf.tobytes())
 
 
 def _seqinfo(path: Path, name: str, length: int, width: int, height: int) -> None:
