@@ -64,7 +64,7 @@ def test_head_only_file_loads_trunk_from_imagenet(lit, tmp_path):
     assert torch.equal(m.trunk.features[0][0].weight, lit.trunk.features[0][0].weight)
 
 
-@pytest.mark.parametrize("tag", ["image"])
+@pytest.mark.parametrize("tag", ["image", "video"])
 def test_shipped_weights_load(tag):
     m = create_model(f"mobilenetv2-lit.{tag}")
     if tag == "image":  # step 0 of the concept run: the temporal branch is still exactly zero
