@@ -82,10 +82,14 @@ def action_scores(model, cache: Path, train_per_class: int, test_per_class: int)
     _, test_emb, f2 = clf.embed_videos([p for p, _ in split.test])
     assert not f1 and not f2, f1 + f2
     y_test = torch.tensor([y for _, y in split.test])
-    hits = topk_hits(clf.scores(test_emb).cpu(), y_test, 1).float()
+    logits = clf.scores(test_emb).cpu()
+    hits = topk_hits(logits, y_test, 1).float()
+    confusion = torch.zeros(len(clf.class_names), len(clf.class_names), dtype=torch.long)
+    confusion.index_put_((y_test, logits.argmax(1)), torch.ones(len(y_test), dtype=torch.long), accumulate=True)
     probe = fit_linear_probe(train_emb.cpu(), [str(y) for _, y in split.train])
     return {"zs_top1": float(hits.mean()),
             "zs_per_class": {c: float(hits[y_test == i].mean()) for i, c in enumerate(clf.class_names)},
+            "zs_confusion": confusion.tolist(),  # [true class, predicted class] counts
             "lp_top1": evaluate_probe(probe, test_emb.cpu(), [str(y) for _, y in split.test])["top1"],
             "effective_rank": collapse_report(test_emb.float().cpu().numpy())["effective_rank"],
             "train": len(split.train), "test": len(split.test)}
@@ -125,7 +129,15 @@ def write_markdown(path: Path, rows: dict, args, argv) -> None:
 
     head = ["row (weights)", "zero-shot top-1", "linear-probe top-1", "VOS J&F synthetic (seed 0)",
             "MOT IDSW (motion only) / IDF1", "VOS J / F / **J&F** real (davis2016-train5)", "max Δ dense vs first row"]
-    f = lambda r, k, fmt: fmt(r[k]) if k in r else "not run"  # noqa: E731
+    first = next(iter(rows.values()))
+
+    def f(r, k, fmt):
+        if k in r:
+            return fmt(r[k])
+        if k in ("vos", "mot", "real") and k in first and r.get("dense_diff") == 0.0:
+            return f"= first row ({fmt(first[k])}): identical dense maps, not re-run"  # the heads are deterministic
+        return "not run"
+
     lines = [f"<!-- written by eval/lss_miniature.py; measured {_dt.date.today()} on {machine_info()} -->", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, r in rows.items():
@@ -141,6 +153,16 @@ def write_markdown(path: Path, rows: dict, args, argv) -> None:
     a = next((r["actions"] for r in rows.values() if "actions" in r), None)
     if a:
         lines += ["", f"Actions: 8 classes, {a['train']} train / {a['test']} test videos (chance 12.5).", ""]
+    conf = {n: r["actions"]["zs_confusion"] for n, r in rows.items() if "zs_confusion" in r.get("actions", {})}
+    if conf:
+        from videossl.data.object_actions import ACTIONS
+
+        lines += ["Zero-shot confusion (rows: true class, columns: predicted; counts of test clips), classes in order "
+                  + ", ".join(f"{i + 1} {a}" for i, a in enumerate(ACTIONS)) + ":", "",
+                  "| true class | " + " | ".join(f"{n}: predicted 1-8" for n in conf) + " |", "|---|" + "---|" * len(conf)]
+        for i, a in enumerate(ACTIONS):
+            lines.append(f"| {i + 1} {a} | " + " | ".join(" ".join(str(c) for c in m[i]) for m in conf.values()) + " |")
+        lines.append("")
     lines += [f"Command: `PYTHONPATH=$PWD python eval/lss_miniature.py {' '.join(argv)}`", ""]
     kept = ""  # the hand-written part of the page (everything from "## Reading the numbers") survives a rerun
     if path.exists() and "## Reading the numbers" in path.read_text():
