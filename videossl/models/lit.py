@@ -1,11 +1,12 @@
 """``mobilenetv2-lit``: the ImageNet MobileNetV2 aligned to all-MiniLM-L6-v2's sentence space, plus zero-init
 temporal layers: the language-aligned image model the LSS recipe starts from, and the video model it trains.
 
-No CLIP weights can be had offline, so the image-text model is built LiT-style (Zhai et al. 2022, "locked-image
-text tuning" read the other way round, as its paper also evaluates: here *both* pretrained towers are locked and
-only a projection between them is learnt): the dense trunk is :class:`~.mobile.MobileNetV2Stride8` with its
-ImageNet weights, frozen; its pooled feature goes through a small MLP (:class:`ImageHead`) into the 384-d space of
-the frozen sentence encoder, trained contrastively on captioned frames (``eval/lit_align.py``).
+No CLIP weights can be had offline, so the image-text model is built LiT-style (Zhai et al. 2022: a locked
+pretrained image tower aligned contrastively to text). Here the text tower is locked too (the sentence encoder is
+pretrained and nothing on a CPU budget could improve it), so only a projection between the two is learnt: the dense
+trunk is :class:`~.mobile.MobileNetV2Stride8` with its ImageNet weights, frozen; its pooled feature goes through a
+small MLP (:class:`ImageHead`) into the 384-d space of the frozen sentence encoder, trained contrastively on
+captioned frames (``eval/lit_align.py``).
 
 Temporal layers (:class:`TemporalAdapter`, ST-Adapter / TimeSformer habit): each frame's dense map pooled to a
 3x3 grid (pooling to one vector would throw away *where* the object is, hence how it moves), a linear down-
