@@ -92,12 +92,16 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float = 8.0) -> 
 
 
 def generate_actions(root: str | os.PathLike, train_per_class: int = 12, test_per_class: int = 6,
-                     size: int = 112, frames: int = 16, seed: int = 0, actions=ACTIONS) -> Path:
-    """Write the synthetic action set (layout in the module docstring) and return ``root``."""
+                     size: int = 112, frames: int = 16, seed: int = 0, actions=ACTIONS, render=None) -> Path:
+    """Write the synthetic action set (layout in the module docstring) and return ``root``.
+
+    ``render(action, rng, size, frames)`` draws one clip (default :func:`render_action`; another set, e.g.
+    :mod:`videossl.data.object_actions`, passes its own with its ``actions``)."""
     from videossl.utils import atomic_write_text
 
     if size % 16:  # mp4v pads other sizes to macroblocks, which some decoders (decord) then misread
         raise ValueError(f"size must be a multiple of 16, got {size}")
+    render = render_action if render is None else render
     root = Path(root)
     rng = np.random.default_rng(seed)
     lists: dict[str, list[str]] = {"train": [], "test": []}
@@ -105,7 +109,7 @@ def generate_actions(root: str | os.PathLike, train_per_class: int = 12, test_pe
         for part, n in (("train", train_per_class), ("test", test_per_class)):
             for k in range(n):
                 rel = f"{part}/{slug(action)}/{slug(action)}_{k:03d}.mp4"
-                write_mp4(root / rel, render_action(action, rng, size, frames))
+                write_mp4(root / rel, render(action, rng, size, frames))
                 lists[part].append(f"{rel} {ci + 1}" if part == "train" else rel)
     meta = root / "ucfTrainTestlist"
     atomic_write_text(meta / "classInd.txt", "".join(f"{i + 1} {slug(a)}\n" for i, a in enumerate(actions)))

@@ -42,6 +42,8 @@ _RANDOM = (None, "random", "none", "")
 TRAIN_HINT = ("train them with: `videossl train --concepts prompts/kinetics.json --data VIDEOS_DIR --out RUN --model "
               "videossl-tiny`, then copy RUN/model.safetensors there (or pass pretrained=PATH / --pretrained PATH)")
 
+LIT_HINT = "make them with the commands of videossl/checkpoints/mobilenetv2-lit.md (eval/lit_align.py, videossl train)"
+
 _T = MappingProxyType
 # A CLIP small enough for millisecond CPU forwards: 64 px, patch 8 (stride 8 like the ResNets),
 # 2 blocks of width 64; the text tower keeps open_clip's 49408-token BPE vocabulary.
@@ -88,6 +90,12 @@ _MODELS = _T({
                                  notes="chosen for tracking (the frozen appearance model of unitrack eval)"),
         "actions": PretrainedCfg("shipped", file="videossl-tiny-actions.safetensors", hint=TRAIN_HINT,
                                  notes="longer concept distillation: better clip embeddings, worse dense features")})}),
+    "mobilenetv2-lit": _T({"builder": "lit:build_mobilenetv2_lit", "input_size": (96, 96), "freeze_trunk": True,
+                           "default": "video", "weights": _T({
+        "image": PretrainedCfg("shipped", file="mobilenetv2-lit-image.safetensors", hint=LIT_HINT,
+                               notes="the LiT image model (temporal layers zero): step 0 of the LSS run"),
+        "video": PretrainedCfg("shipped", file="mobilenetv2-lit-video.safetensors", hint=LIT_HINT,
+                               notes="after concept distillation on unlabelled videos (mobilenetv2-lit.md)")})}),
 })
 
 #: ``PREFIX:<arch>`` names: any model of a library. ``stride`` (None: 8 where the library can reach it, else

@@ -1,0 +1,112 @@
+"""mobilenetv2-lit (LiT image model + zero-init temporal layers) and the object-action set of the LSS miniature."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from videossl.models import create_model
+
+
+@pytest.fixture(scope="module")
+def lit():
+    torch.manual_seed(0)
+    return create_model("mobilenetv2-lit", pretrained=None)
+
+
+def test_builds_with_text_tower_and_stride8_maps(lit):
+    assert lit.has_text and lit.stride == 8 and lit.embed_dim == 384 and lit.feat_dim == 96
+    x = torch.randn(2, 3, 64, 80)
+    assert lit.encode_frames(x).shape == (2, 96, 8, 10)
+    assert lit.encode_video(torch.randn(2, 3, 3, 64, 64)).shape == (2, 384)
+
+
+def test_dense_maps_are_the_imagenet_trunk(lit):
+    ref = create_model("mobilenetv2", pretrained="imagenet")
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(lit.encode_frames(x), ref.encode_frames(x))
+
+
+def test_zero_init_temporal_layers_equal_the_image_model(lit):
+    x = torch.randn(2, 4, 3, 64, 64)
+    with torch.no_grad():
+        image = torch.stack([lit.encode_image(x[:, t]) for t in range(4)], 1).mean(1)  # frame-averaged image model
+        maps = lit.encode_frames(x.flatten(0, 1)).view(2, 4, 96, 8, 8)
+        assert torch.equal(lit.temporal(maps), torch.zeros(2, 4, 384))  # the branch adds exactly 0
+        torch.testing.assert_close(lit.encode_video(x), image, rtol=0, atol=1e-6)  # (batched vs per-frame convs)
+        lit.temporal.up.weight.add_(0.01)  # the branch is live: once it moves, the video model differs
+        try:
+            assert not torch.allclose(lit.encode_video(x), image, atol=1e-4)
+        finally:
+            lit.temporal.up.weight.zero_()
+
+
+def test_trunk_frozen_in_training_mode():
+    torch.manual_seed(0)
+    m = create_model("mobilenetv2-lit", pretrained=None).train()
+    before = {k: v.clone() for k, v in m.trunk.state_dict().items()}
+    m.encode_video(torch.randn(2, 2, 3, 64, 64)).pow(2).mean().backward()
+    assert not m.trunk.training and m.head.training
+    assert all(p.grad is None for p in m.trunk.parameters())
+    assert all(torch.equal(v, m.trunk.state_dict()[k]) for k, v in before.items())  # BatchNorm stats unchanged
+    assert m.temporal.up.weight.grad is not None and m.temporal.up.weight.grad.abs().sum() > 0
+
+
+def test_head_only_file_loads_trunk_from_imagenet(lit, tmp_path):
+    from safetensors.torch import save_file
+
+    state = {k: v.clone() for k, v in lit.state_dict().items() if not k.startswith("trunk.")}
+    save_file(state, str(tmp_path / "head.safetensors"))
+    m = create_model("mobilenetv2-lit", pretrained=str(tmp_path / "head.safetensors"))
+    assert torch.equal(m.head.mlp[0].weight, lit.head.mlp[0].weight)
+    assert torch.equal(m.trunk.features[0][0].weight, lit.trunk.features[0][0].weight)
+
+
+@pytest.mark.parametrize("tag", ["image", "video"])
+def test_shipped_weights_load(tag):
+    m = create_model(f"mobilenetv2-lit.{tag}")
+    if tag == "image":  # step 0 of the concept run: the temporal branch is still exactly zero
+        assert m.temporal.up.weight.abs().sum() == 0
+    else:
+        assert m.temporal.up.weight.abs().sum() > 0
+
+
+def test_concept_file_loads_and_names_the_set():
+    from videossl.concepts import load_concepts, readable_name
+    from videossl.concepts.shipped import resolve_concepts_path
+    from videossl.data.object_actions import ACTIONS
+
+    space = load_concepts(resolve_concepts_path("object_actions"))
+    assert [readable_name(c) for c in space.class_names] == list(ACTIONS)
+    assert all(c.attributes and len(c.descriptions) >= 3 for c in space.classes)
+    inc = space.incidence()
+    assert inc.shape == (8, len(space.attribute_vocab)) and (inc.sum(1) >= 4).all()
+
+
+def test_renderer_deterministic_and_stills_captioned():
+    from videossl.data.object_actions import ACTIONS, render_object_action, render_still, trajectory
+
+    for a in ACTIONS:
+        v1 = render_object_action(a, np.random.default_rng(3), 48, 4)
+        v2 = render_object_action(a, np.random.default_rng(3), 48, 4)
+        assert v1.shape == (4, 48, 48, 3) and v1.dtype == np.uint8 and np.array_equal(v1, v2)
+    # the pairs differ by motion only: the car drives >= 0.4 of the frame or stays put; the balloon rises or grows
+    (drive, _, _), (park, _, _) = (trajectory(a, np.random.default_rng(0), 100, 8) for a in ("car driving", "car parked"))
+    assert abs(drive[-1, 0] - drive[0, 0]) >= 40 and np.array_equal(park[0], park[-1])
+    (rise, r_rise, _), (grow, r_grow, _) = (trajectory(a, np.random.default_rng(0), 100, 8)
+                                           for a in ("balloon rising", "balloon inflating"))
+    assert rise[0, 1] - rise[-1, 1] > 50 and r_rise[0] == r_rise[-1]
+    assert grow[0, 1] == grow[-1, 1] and r_grow[-1] > 2 * r_grow[0]
+    frame, caption = render_still(np.random.default_rng(0), 48)
+    assert frame.shape == (48, 48, 3) and caption.startswith("a photo of a ")
+    assert not any(w in caption for w in ("rolling", "bouncing", "driving", "parked", "falling", "spinning"))
+
+
+def test_unlabelled_set_has_no_labels(tmp_path):
+    from videossl.data.object_actions import ACTIONS, generate_unlabelled
+
+    root = generate_unlabelled(tmp_path / "u", per_class=1, size=32, frames=2, seed=0)
+    names = sorted(p.name for p in root.iterdir())
+    assert names == [f"clip_{k:04d}.mp4" for k in range(len(ACTIONS))]
