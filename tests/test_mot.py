@@ -377,7 +377,7 @@ def test_output_gap_writes_a_missed_frame_at_the_kalman_prediction():
             return 6
 
     dets = {f: np.array([[10.0 + 10 * f, 50.0, 20.0, 50.0, 0.9]]) for f in (0, 1, 2, 3, 5)}  # frame 4 missed
-    cfg = OPEN.replace(use_appearance=False)
+    cfg = OPEN.replace(use_appearance=False, output_gap=0)
     assert [r[0] for r in mot.track_boxes(Blank(), dets, None, cfg)] == [0, 1, 2, 3, 5]  # UniTrack: matched only
     gap = mot.track_boxes(Blank(), dets, None, cfg.replace(output_gap=1))
     assert [r[0] for r in gap] == [0, 1, 2, 3, 4, 5] and len({r[1] for r in gap}) == 1
