@@ -365,3 +365,28 @@ def test_track_map_memory_is_an_ema():
     tr.update(Detections(box, np.array([0.9]), b))
     m = tr.tracks[0].maps.flatten()
     assert torch.allclose(m, F.normalize(torch.tensor([0.7, 0.3]), dim=0))  # 0.7 old + 0.3 new, unit length
+
+
+def test_output_gap_writes_a_missed_frame_at_the_kalman_prediction():
+    from unitrack.heads import mot
+
+    class Blank:  # motion only: no pixel is read
+        height, width = 200, 300
+
+        def __len__(self):
+            return 6
+
+    dets = {f: np.array([[10.0 + 10 * f, 50.0, 20.0, 50.0, 0.9]]) for f in (0, 1, 2, 3, 5)}  # frame 4 missed
+    cfg = OPEN.replace(use_appearance=False, output_gap=0)
+    assert [r[0] for r in mot.track_boxes(Blank(), dets, None, cfg)] == [0, 1, 2, 3, 5]  # UniTrack: matched only
+    gap = mot.track_boxes(Blank(), dets, None, cfg.replace(output_gap=1))
+    assert [r[0] for r in gap] == [0, 1, 2, 3, 4, 5] and len({r[1] for r in gap}) == 1
+    # frame 4's box is the Kalman prediction from frames 0-3
+    tr = AssociationTracker(cfg)
+    for f in range(4):
+        tr.update(Detections(dets[f][:, :4], dets[f][:, 4]))
+    mean, _ = KalmanFilter().predict(tr.tracks[0].mean[None], tr.tracks[0].cov[None])
+    np.testing.assert_allclose(gap[4][2:6], xyah_to_tlwh(mean[0, :4])[0], atol=1e-9)
+    # an object gone for good is written for output_gap frames, then no more
+    gone = mot.track_boxes(Blank(), {f: dets[f] for f in (0, 1, 2)}, None, cfg.replace(output_gap=2))
+    assert [r[0] for r in gone] == [0, 1, 2, 3, 4]

@@ -33,6 +33,18 @@ def test_preset_sets_a_group_explicit_values_override_and_it_is_recorded():
         normalize_options("sot", {"preset": "unitrack"})
 
 
+def test_defaults_are_the_measured_default_preset():
+    """No preset given: each task's config is its DEFAULT_PRESET's values (the winner in eval/results/mot.md,
+    vos.md), whatever the dataclass says, and an explicit option still wins."""
+    from unitrack.heads.options import DEFAULT_PRESET
+    from unitrack.heads.propagation import PropagationConfig
+
+    for task, cls in (("mot", TrackerConfig), ("mots", TrackerConfig), ("vos", PropagationConfig)):
+        cfg = config_from_options(cls, {}, task)
+        assert {k: getattr(cfg, k) for k in PRESETS[task]["tuned"]} == PRESETS[task][DEFAULT_PRESET[task]], task
+    assert config_from_options(TrackerConfig, {"output_gap": "0"}, "mot").output_gap == 0
+
+
 # -- MOT: reconstruction similarity ----------------------------------------------------------------------
 def _unitrack_reconsdot(track_feats: list[torch.Tensor], det_feats: list[torch.Tensor], tmp: float = 100.0):
     """``reconsdot_distance`` + ``get_track_feat`` (zero padding to the largest cell count of each side)."""

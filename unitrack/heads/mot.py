@@ -135,6 +135,8 @@ def track_boxes(reader, dets: dict[int, np.ndarray], embedder: Embedder | None, 
     def step(i, maps):
         b = boxes(i)
         out = tracker.update(Detections(b[:, :4].copy(), b[:, 4].copy(), maps))
+        if cfg.output_gap > 0:  # and the tracks missed for a few frames, at their prediction
+            out = out + tracker.coasting(cfg.output_gap)
         rows.extend((i, tr.track_id, *map(float, tr.tlwh), tr.score) for tr in out if tracker.output_filter(tr.tlwh))
         return out
 

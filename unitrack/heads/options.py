@@ -53,7 +53,7 @@ _MOT_UNITRACK = {"recons_norm": "all", "map_alpha": 0.0, "centre_features": Fals
 _MOT_TUNED = {"recons_norm": "pair", "map_alpha": 0.7, "centre_features": True, "roi_aligned": True,
               "dup_tentative": False}
 PRESETS = {
-    "mot": {"unitrack": _MOT_UNITRACK, "tuned": _MOT_TUNED},
+    "mot": {"unitrack": {**_MOT_UNITRACK, "output_gap": 0}, "tuned": {**_MOT_TUNED, "output_gap": 1}},
     "mots": {"unitrack": {**_MOT_UNITRACK, "confirm_new": True, "motion_gated": False, "mask_cells": 200,
                           "det_dup_iou": 0.7},
              "tuned": {**_MOT_TUNED, "confirm_new": False, "motion_gated": True, "mask_cells": None,
@@ -69,6 +69,9 @@ PRESETS = {
     "vos": {"unitrack": {"context_fill": "first", "label_resize": "bilinear"},
             "tuned": {"context_fill": "empty", "label_resize": "area"}},
 }
+# task -> the preset its defaults are (no ``preset`` option given): the measured winner of the two, recorded with
+# both presets' figures in eval/results/mot.md (mot, mots) and eval/results/vos.md (vos).
+DEFAULT_PRESET = {"mot": "tuned", "mots": "unitrack", "vos": "tuned"}
 _TRUE, _FALSE, _NONE = ("true", "1", "yes"), ("false", "0", "no"), ("none", "null")
 
 
@@ -174,6 +177,8 @@ def config_from_options(cls: type, options: dict | None, task: str, base=None):
     """The head's config: ``base`` (default ``cls()``) with the task's options applied (typed, checked)."""
     opts = normalize_options(task, options)
     cfg = base if base is not None else cls()
+    if "preset" not in opts and task in DEFAULT_PRESET:  # the default preset's values, under the caller's base
+        cfg = dataclasses.replace(cfg, **PRESETS[task][DEFAULT_PRESET[task]])
     return dataclasses.replace(cfg, **{k: v for k, v in opts.items() if k not in EXTRA_KEYS[task]})
 
 
