@@ -71,7 +71,7 @@ PRESETS = {
 }
 # task -> the preset its defaults are (no ``preset`` option given): the measured winner of the two, recorded with
 # both presets' figures in eval/results/mot.md (mot, mots) and eval/results/vos.md (vos).
-DEFAULT_PRESET = {"mot": "tuned", "mots": "unitrack", "vos": "tuned"}
+DEFAULT_PRESET = {"mot": "tuned", "mots": "unitrack", "posetrack": "tuned", "vos": "tuned"}
 _TRUE, _FALSE, _NONE = ("true", "1", "yes"), ("false", "0", "no"), ("none", "null")
 
 
