@@ -79,25 +79,31 @@ def random_weights(model: str, cache: Path) -> str:
     return str(path)
 
 
-def finished(row: str, kind: str, task: str, root, cache: Path, tag: str = "") -> bool:
-    """Whether every sequence of the cell has its prediction (then scoring it costs no model time)."""
+def finished(row: str, kind: str, task: str, root, cache: Path, tag: str = "") -> tuple[list[str], int]:
+    """The sequences of the cell that have their prediction (scoring them costs no model time), and how many it has."""
     from unitrack.tasks import get_task
 
     spec = get_task(task)
     task_dir = cache / row / (kind + tag) / task
     task_dir = task_dir / task if kind == "synthetic" else task_dir  # bench layout, see run_cell
-    return all(spec.prediction_path(task_dir, s).exists() for s in spec.sequences(root))
+    seqs = spec.sequences(root)
+    return [s for s in seqs if spec.prediction_path(task_dir, s).exists()], len(seqs)
 
 
 def run_cell(row: str, kind: str, task: str, root, cache: Path, extra: dict | None = None, tag: str = "",
              only_finished: bool = False) -> dict | None:
     """One (row, real|synthetic, task) run; returns the overall metrics plus the model+head seconds.
 
-    ``only_finished``: None for a cell whose run has not finished (the table says "not run")."""
+    ``only_finished``: no model runs; a cell with no finished sequence is None (the table says "not run"), one
+    with some is scored on those (``"partial": (done, of)``)."""
     from unitrack.eval import evaluate_task
 
-    if only_finished and not finished(row, kind, task, root, cache, tag):
-        return None
+    sequences, partial = None, None
+    if only_finished:
+        sequences, total = finished(row, kind, task, root, cache, tag)
+        if not sequences:
+            return None
+        partial = (len(sequences), total) if len(sequences) < total else None
     model, weights = ROWS[row]
     options = dict(extra or {})
     if model == "copy-first":
@@ -113,18 +119,21 @@ def run_cell(row: str, kind: str, task: str, root, cache: Path, extra: dict | No
         out = out / task
         pretrained = "default" if weights == "imagenet" else pretrained
     m = evaluate_task(task, data=root, model=model, out=out, device="cpu", options=options or None, progress=False,
-                      pretrained=pretrained)
+                      pretrained=pretrained, sequences=sequences)
     timings = json.loads((out / f"{task}_timings.json").read_text())
-    return {**m["overall"], "seconds": sum(t.get("seconds", 0.0) for t in timings.values()),
-            "frames": sum(t.get("frames", 0) for t in timings.values())}
+    done = sequences or list(timings)
+    return {**m["overall"], "seconds": sum(timings[s].get("seconds", 0.0) for s in done if s in timings),
+            "frames": sum(timings[s].get("frames", 0) for s in done if s in timings), "partial": partial,
+            "per_sequence": m.get("per_sequence", {})}
 
 
 def cell(result: dict | None, task: str) -> str:
     if not result:
         return "not run"
     vals = [result.get(k) for k in SHOWN[task]]
-    return " / ".join("n/a" if v is None else (str(int(v)) if k == "IDSW" else f"{100 * v:.1f}")
+    text = " / ".join("n/a" if v is None else (str(int(v)) if k == "IDSW" else f"{100 * v:.1f}")
                       for k, v in zip(SHOWN[task], vals))
+    return text + (f" ({result['partial'][0]}/{result['partial'][1]} seq)" if result.get("partial") else "")
 
 
 def write_section(path: Path, res: dict, fast: dict, argv, wall: float) -> str:
@@ -142,6 +151,14 @@ def write_section(path: Path, res: dict, fast: dict, argv, wall: float) -> str:
         cells = [cell(res.get((row, "real", t)), t) for t in REAL] + [cell(res.get((row, "synthetic", t)), t)
                                                                      for t in SYNTH]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    seqs = sorted({q for r in ROWS for q in (res.get((r, "real", "vos")) or {}).get("per_sequence", {})})
+    if seqs:  # partial rows are compared on the sequences they have
+        lines += ["", "Real VOS J&F per sequence (davis2016-train5):", "",
+                  "| row | " + " | ".join(seqs) + " |", "|" + "---|" * (len(seqs) + 1)]
+        for row in ROWS:
+            per = (res.get((row, "real", "vos")) or {}).get("per_sequence", {})
+            lines.append(f"| {row} | " + " | ".join(f"{100 * per[q]['JF_mean']:.1f}" if q in per else "not run"
+                                                     for q in seqs) + " |")
     if fast.get("default") and fast.get("fast"):
         d, f = fast["default"], fast["fast"]
         ratio = (d["seconds"] / d["frames"]) / (f["seconds"] / f["frames"])
