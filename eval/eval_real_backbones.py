@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default="runs/eval_real_backbones")
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     ap.add_argument("--parts", nargs="+", default=["real", "synthetic", "fast"], choices=["real", "synthetic", "fast"])
+    ap.add_argument("--synthetic-tasks", nargs="+", default=list(SYNTH), choices=list(SYNTH),
+                    help="synthetic tasks to run (the table always has all five columns)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--only-finished", action="store_true",
                     help="no model runs: score the cells whose runs have finished, the others 'not run', and write the table")
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in args.rows:
             if part == "fast":
                 continue
-            tasks = REAL if part == "real" else SYNTH
+            tasks = REAL if part == "real" else SYNTH if args.only_finished else args.synthetic_tasks
             for task in tasks:
                 root = roots[task] if part == "real" else ensure_benchmark(task, 0)
                 t0 = time.time()
