@@ -1,5 +1,6 @@
 """Real packaged ImageNet weights offline, library backbones (timm:, torchvision:, hf:), published SSL checkpoint
-layouts (MoCo), and a library model / a MoCo ResNet-50 through the tracking heads on a tiny synthetic benchmark."""
+layouts (MoCo), open_clip:<arch> from a file in its own layout, and a timm model / a MoCo ResNet-50 through
+all five tracking heads on a tiny synthetic benchmark (3 frames)."""
 
 from __future__ import annotations
 
@@ -170,9 +171,12 @@ def test_other_published_layouts(tmp_path, fmt, capsys):
     assert "ignored" in capsys.readouterr().err
 
 
-# -- through the heads: a tiny synthetic benchmark (1 sequence, 8 small frames per task) ----------------------
-TINY_SIZES = {"sot": (128, 96, 8, 1), "vos": (128, 96, 8, 1), "mot": (192, 108, 8, 1), "mots": (192, 108, 8, 1),
-              "pose": (128, 96, 8, 1)}
+# -- through the heads: a tiny synthetic benchmark (1 sequence, 3 small frames per task) ----------------------
+TINY_SIZES = {"sot": (128, 96, 3, 1), "vos": (128, 96, 3, 1), "mot": (192, 108, 3, 1), "mots": (192, 108, 3, 1),
+              "pose": (128, 96, 3, 1)}
+# SOT's search crops at the default 520 px cost a ResNet-50 ~10 s a frame on 2 shared cores; 136 px (17x17 cells)
+# runs the same code path (crops, DCF, scales, update) in a fraction of that
+FAST = {"sot": ["--opt", "crop_size=136"]}
 
 
 @pytest.fixture(scope="module")
@@ -188,9 +192,11 @@ def _eval(task, root, model, pretrained, out):
     from unitrack.cli import main
 
     assert main(["eval", "--task", task, "--data", str(root), "--model", model, "--pretrained", pretrained,
-                 "--out", str(out), "--device", "cpu"]) == 0
-    overall = json.loads((out / "metrics.json").read_text())["overall"]
+                 "--out", str(out), "--device", "cpu", "--no-progress", *FAST.get(task, [])]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    overall = metrics["overall"]
     assert overall and all(v == v for v in overall.values() if isinstance(v, float))  # scored, no NaN
+    assert metrics["model"] == model
     return overall
 
 
@@ -199,10 +205,64 @@ def test_timm_model_through_every_head(tiny_bench, tmp_path, task):
     _eval(task, tiny_bench[task], "timm:mobilenetv3_small_100", "random", tmp_path / "run")
 
 
-# sot (search-region crops) and pose (frames resized to 320x320) cost minutes for a ResNet-50 on 2 shared cores;
-# the timm model above covers those heads, and the loading path is the same
-@pytest.mark.parametrize("task", ["vos", "mot", "mots"])
-def test_moco_resnet50_through_the_heads(tiny_bench, tmp_path, task):
-    path = tmp_path / "moco.pth.tar"
+@pytest.fixture(scope="module")
+def moco_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("moco") / "moco_v2_200ep_pretrain.pth.tar"
     _moco_r50_checkpoint(path)
-    _eval(task, tiny_bench[task], "resnet50", str(path), tmp_path / "run")
+    return path
+
+
+@pytest.mark.parametrize("task", ["sot", "vos", "mot", "mots", "pose"])
+def test_moco_resnet50_through_every_head(tiny_bench, tmp_path, moco_file, task):
+    _eval(task, tiny_bench[task], "resnet50", str(moco_file), tmp_path / "run")
+
+
+# -- open_clip:<arch>: an architecture registered through open_clip's own config mechanism, weights in its layout --
+_OPEN_CLIP_TINY = {"embed_dim": 32,
+                   "vision_cfg": {"image_size": 32, "patch_size": 8, "width": 32, "layers": 1, "head_width": 16},
+                   "text_cfg": {"context_length": 8, "vocab_size": 49408, "width": 16, "heads": 1, "layers": 1}}
+
+
+@pytest.fixture
+def open_clip_tiny_arch(tmp_path, monkeypatch):
+    """``open_clip.add_model_config`` of a JSON config file (its name is the architecture), undone afterwards."""
+    import open_clip
+    from open_clip import factory
+
+    monkeypatch.setattr(factory, "_MODEL_CONFIG_PATHS", list(factory._MODEL_CONFIG_PATHS))
+    monkeypatch.setattr(factory, "_MODEL_CONFIGS", dict(factory._MODEL_CONFIGS))
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "vt-tiny-clip.json").write_text(json.dumps(_OPEN_CLIP_TINY))
+    open_clip.add_model_config(tmp_path / "cfg" / "vt-tiny-clip.json")
+    assert "vt-tiny-clip" in open_clip.list_models()
+    return "vt-tiny-clip"
+
+
+@pytest.mark.parametrize("layout", ["release", "training"])
+def test_open_clip_arch_loads_a_file_in_open_clips_layout(tmp_path, open_clip_tiny_arch, layout):
+    import open_clip
+
+    torch.manual_seed(5)
+    src = open_clip.create_model(open_clip_tiny_arch, force_quick_gelu=True).eval()
+    path = tmp_path / "open_clip_model.bin"
+    if layout == "release":  # the released .bin / .pt files: torch.save of the model's state dict
+        torch.save(src.state_dict(), path)
+    else:  # open_clip's training checkpoints: {"epoch", "name", "state_dict": DDP "module." keys, "optimizer"}
+        torch.save({"epoch": 32, "name": "run", "state_dict": {f"module.{k}": v for k, v in src.state_dict().items()},
+                    "optimizer": {}}, path)
+    m = create_model(f"open_clip:{open_clip_tiny_arch}", pretrained=str(path))
+    torch.testing.assert_close(m.clip.visual.conv1.weight, src.visual.conv1.weight)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = src.encode_image(x)
+        got = m.encode_video(x[:, None])  # one-frame clips: open_clip's image embedding
+        torch.testing.assert_close(got / got.norm(dim=-1, keepdim=True), want / want.norm(dim=-1, keepdim=True))
+        tok = open_clip.tokenize(["a person walking"], context_length=8)
+        want_t = src.encode_text(tok)
+        got_t = m.encode_text(["a person walking"])
+        torch.testing.assert_close(got_t / got_t.norm(dim=-1, keepdim=True), want_t / want_t.norm(dim=-1, keepdim=True))
+        assert m.encode_frames(torch.randn(1, 3, 48, 64)).shape == (1, 32, 6, 8)  # stride 8, any size
+    assert m.has_text and m.stride == 8
+    # the same architecture at random init is another net
+    assert not torch.equal(create_model(f"open_clip:{open_clip_tiny_arch}", pretrained=None).clip.visual.conv1.weight,
+                           src.visual.conv1.weight)

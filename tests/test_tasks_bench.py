@@ -120,3 +120,35 @@ def test_bench_report_card_resumes_and_compares(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     assert main(["bench", "--tasks", "nope", "--out", str(tmp_path / "c")]) == 2
     assert "nope" in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
+def test_bench_clip_protocols_only_for_models_that_have_them(tmp_path, capsys, monkeypatch):
+    from unitrack import bench as bench_mod
+    from unitrack import protocols
+    from unitrack.eval import _LazyModel
+
+    monkeypatch.setenv("UNITRACK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(protocols, "ACTION_SET", {"train_per_class": 2, "test_per_class": 1, "seed": 0})  # 21 videos
+    run = tmp_path / "vit"
+    args = ["bench", "--model", "tiny-vit", "--pretrained", "random", "--tasks", "linear-probe", "zero-shot",
+            "--device", "cpu", "--no-progress", "--out", str(run)]
+    assert main(args) == 0
+    card = json.loads((run / "report.json").read_text())
+    assert set(card["tasks"]) == {"linear-probe", "zero-shot"}
+    for p in ("linear-probe", "zero-shot"):
+        top1 = card["tasks"][p]["top1"]
+        assert card["tasks"][p]["test"] == 7 and 0 <= top1 <= 1 and abs(top1 * 7 - round(top1 * 7)) < 1e-6  # k of 7
+    md = (run / "report.md").read_text()
+    assert "Linear probe (actions) top1" in md and "Zero-shot (actions) top1" in md
+    before = (run / "actions.json").stat().st_mtime_ns
+    assert main(args) == 0 and (run / "actions.json").stat().st_mtime_ns == before  # resumed, not recomputed
+    # a CNN has a clip embedding (pooled map) but no text: the linear probe only, and asking for zero-shot fails
+    loader = _LazyModel("tiny-resnet", "cpu", "random")
+    got = bench_mod.protocol_scores(tmp_path / "cnn", "tiny-resnet", "random", loader, None, progress=False)
+    assert set(got) == {"linear-probe"}
+    capsys.readouterr()
+    assert main(["bench", "--model", "tiny-resnet", "--pretrained", "random", "--tasks", "zero-shot", "--device", "cpu",
+                 "--no-progress", "--out", str(tmp_path / "cnn2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "text tower" in err[0], err
+    assert "Zero-shot" not in bench_mod.format_markdown([{"model": "tiny-resnet", "tasks": got}])

@@ -5,7 +5,9 @@ predictions, ``<task>_settings.json``, ``metrics.json``), so a bench run resumes
 sequence, refuses a changed model/weights/data the way ``unitrack eval`` does, and shards under ``torchrun``
 the same way. Data: the synthetic benchmark by default, or ``--data-root R`` holding the task table's ROOT
 folders (``R/otb``, ``R/davis``, ``R/mot17``, ``R/mots20``, ``R/jhmdb``, ``R/posetrack18``; a missing one is skipped
-with a note).
+with a note). For a model with a clip embedding the card also has the protocols of :mod:`unitrack.protocols`
+(linear probe; zero-shot too with a text tower) on the synthetic action set, kept in ``RUN/actions.json``;
+``--tasks`` names them like tasks (``linear-probe``, ``zero-shot``); by default every one the model has is run.
 The card — a row per model, a column per task headline metric (from :mod:`unitrack.tasks`) — is written as
 ``RUN/report.md``, ``RUN/report.json`` and ``RUN/report.png``; ``--compare RUN2 ...`` adds those runs' rows.
 """
@@ -17,9 +19,12 @@ import json
 import sys
 from pathlib import Path
 
+from unitrack.protocols import PROTOCOLS
 from unitrack.tasks import DEFAULT_MODEL, NAMES, TASKS, parse_task_list
 from videossl.errors import InputError
 
+#: what ``--tasks`` may name: the tracking tasks, then the clip-embedding protocols
+CHOICES = NAMES + tuple(PROTOCOLS)
 
 
 def bench(model: str = DEFAULT_MODEL, pretrained: str | None = "default", data_root=None, tasks=None,
@@ -29,7 +34,9 @@ def bench(model: str = DEFAULT_MODEL, pretrained: str | None = "default", data_r
     from videossl.utils.outputs import check_output_dir
     from videossl.utils import resolve_device
 
-    names = parse_task_list(tasks)
+    chosen = parse_task_list(tasks, allowed=CHOICES)
+    names = [t for t in chosen if t in TASKS]
+    protocols = [t for t in chosen if t in PROTOCOLS] if tasks is not None else None  # None: all the model has
     roots = {}
     for t in names:
         if data_root is None:
@@ -40,14 +47,17 @@ def bench(model: str = DEFAULT_MODEL, pretrained: str | None = "default", data_r
                 roots[t] = r
             else:
                 print(f"note: {r} not found; {t} skipped", file=sys.stderr)
-    if data_root is not None and not roots:
+    if data_root is not None and not roots and not protocols:
         raise InputError(data_root, f"holds none of {', '.join(TASKS[t].dataset for t in names)}")
     run = check_output_dir(out)
     loader = _LazyModel(model, str(resolve_device(device)), pretrained)  # one model for every task
     card = {"model": model, "pretrained": pretrained, "data": "synthetic" if data_root is None else str(data_root),
             "tasks": {}}
     from unitrack.eval import SequencesFailed
+    from videossl import dist as vdist
 
+    if vdist.env_world()[0] == 0 and protocols != []:
+        card["tasks"].update(protocol_scores(run, model, pretrained, loader, protocols, progress))
     failed = []
     for t in roots:
         try:
@@ -60,8 +70,6 @@ def bench(model: str = DEFAULT_MODEL, pretrained: str | None = "default", data_r
             continue
         card["tasks"][t] = {k: metrics["overall"].get(k) for k in TASKS[t].metric_keys}
         card["tasks"][t]["fps"] = metrics.get("fps")
-    from videossl import dist as vdist
-
     if vdist.env_world()[0] != 0:  # torchrun: rank 0 alone writes the card
         return card
     from videossl.utils import atomic_write_json
@@ -73,12 +81,47 @@ def bench(model: str = DEFAULT_MODEL, pretrained: str | None = "default", data_r
     return card
 
 
+def protocol_scores(run: Path, model: str, pretrained, loader, wanted: list[str] | None, progress: bool) -> dict:
+    """The clip-embedding protocols (:mod:`unitrack.protocols`), resumed from ``RUN/actions.json``.
+
+    ``wanted`` None: every protocol the model has; a named one it lacks is one ``InputError`` line."""
+    from unitrack.protocols import available, run_protocols
+    from videossl.utils import atomic_write_json
+
+    path = run / "actions.json"
+    same = {"model": model, "pretrained": pretrained}
+    old = json.loads(path.read_text()) if path.exists() else {}
+    done = old.get("protocols", {}) if {k: old.get(k) for k in same} == same else {}
+    if wanted is not None and all(p in done for p in wanted):
+        return {p: done[p] for p in wanted}
+    if wanted is None and "available" in old and done and set(old["available"]) <= set(done):
+        return {p: done[p] for p in old["available"]}
+    m = loader()
+    has = available(m)
+    lacking = [p for p in wanted or [] if p not in has]
+    if lacking:
+        raise InputError(None, f"model {model} has no {' or '.join(lacking)} (it needs "
+                               f"{'a text tower' if 'zero-shot' in lacking else 'encode_video'}); drop it from --tasks")
+    todo = [p for p in (wanted if wanted is not None else has) if p not in done]
+    if todo:
+        if progress:
+            print(f"actions: {', '.join(todo)} on the synthetic action set", file=sys.stderr)
+        done.update(run_protocols(m, todo, str(getattr(loader, "device", "cpu"))))
+        atomic_write_json(path, {**same, "available": has, "protocols": done})
+    return {p: done[p] for p in (wanted if wanted is not None else has)}
+
+
 def load_card(run) -> dict:
     path = Path(run) / "report.json"
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise InputError(path, f"not a bench report: {exc}") from None
+
+
+def _spec(name: str):
+    """The task table entry or the protocol of a card column."""
+    return TASKS.get(name) or PROTOCOLS[name]
 
 
 def _cell(task: str, key: str, value) -> str:
@@ -91,8 +134,8 @@ def _cell(task: str, key: str, value) -> str:
 
 def format_markdown(cards: list[dict]) -> str:
     """The report card: a row per model, a column per task metric (percent; counts as integers)."""
-    cols = [(t, k) for t in NAMES for k in TASKS[t].metric_keys if any(t in c["tasks"] for c in cards)]
-    head = "| model | " + " | ".join(f"{TASKS[t].title} {k}" for t, k in cols) + " |"
+    cols = [(t, k) for t in CHOICES for k in _spec(t).metric_keys if any(t in c["tasks"] for c in cards)]
+    head = "| model | " + " | ".join(f"{_spec(t).title} {k}" for t, k in cols) + " |"
     lines = [head, "|" + "---|" * (len(cols) + 1)]
     for c in cards:
         label = c["model"] + ("" if c.get("pretrained") in (None, "default") else f" ({c['pretrained']})")
@@ -109,15 +152,15 @@ def write_report(run: Path, cards: list[dict]) -> None:
 
     md = format_markdown(cards)
     atomic_write_text(run / "report.md", md)
-    tasks = [t for t in NAMES if any(t in c["tasks"] for c in cards)]
+    tasks = [t for t in CHOICES if any(t in c["tasks"] for c in cards)]
     fig = Figure(figsize=(1.6 * max(1, len(tasks)) + 2, 3.5))
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(cards))
     for i, c in enumerate(cards):
-        vals = [100 * float(c["tasks"].get(t, {}).get(TASKS[t].headline) or 0.0) for t in tasks]
+        vals = [100 * float(c["tasks"].get(t, {}).get(_spec(t).headline) or 0.0) for t in tasks]
         ax.bar(np.arange(len(tasks)) + i * width, vals, width, label=c["model"])
     ax.set_xticks(np.arange(len(tasks)) + width * (len(cards) - 1) / 2,
-                  [f"{TASKS[t].title}\n{TASKS[t].headline}" for t in tasks], fontsize=8)
+                  [f"{_spec(t).title}\n{_spec(t).headline}" for t in tasks], fontsize=8)
     ax.set_ylabel("%")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -133,7 +176,8 @@ def register(subparsers) -> None:
     p.add_argument("--pretrained", default="default", help="weights for --model, passed to create_model")
     p.add_argument("--data-root", default=None,
                    help=f"folder with {', '.join(t.dataset for t in TASKS.values())} (default: synthetic benchmark)")
-    p.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help=f"subset of {', '.join(NAMES)}")
+    p.add_argument("--tasks", nargs="+", default=None, metavar="TASK",
+                   help=f"subset of {', '.join(CHOICES)} (default: all; the protocols the model has)")
     p.add_argument("--out", default="runs/bench", help="run folder (default runs/bench)")
     p.add_argument("--compare", nargs="+", default=None, metavar="RUN", help="other bench runs to line up")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
@@ -146,7 +190,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from videossl import dist as vdist
 
-    parse_task_list(args.tasks)  # checked before any work
+    parse_task_list(args.tasks, allowed=CHOICES)  # checked before any work
     others = [load_card(r) for r in args.compare or []]
     try:
         card = bench(args.model, args.pretrained, args.data_root, args.tasks, args.out, args.device,
