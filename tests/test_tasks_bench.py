@@ -23,6 +23,7 @@ def test_every_command_reads_the_one_table():
     assert tuple(metrics.TASKS) == tasks.NAMES == tuple(synth.TASKS) == tuple(options.EXTRA_KEYS)
     for name, t in tasks.TASKS.items():
         assert metrics.METRIC_KEYS[name] == t.metric_keys and t.headline in t.metric_keys
+        assert t.headline in t.shown_keys and set(t.shown_keys) <= set(t.metric_keys)
         assert synth.task_dir(name) == t.dataset
         head = t.head_module()
         for seq in ("SEQ-01", "cls/video_1"):  # the table's prediction path is the head's
@@ -152,3 +153,15 @@ def test_bench_clip_protocols_only_for_models_that_have_them(tmp_path, capsys, m
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "text tower" in err[0], err
     assert "Zero-shot" not in bench_mod.format_markdown([{"model": "tiny-resnet", "tasks": got}])
+
+
+def test_report_card_shows_the_card_keys_and_json_keeps_all():
+    """PoseTrack has nine contract keys; its card columns are UniTrack's MOTA and IDF1 plus IDSW and mAP."""
+    from unitrack import bench as bench_mod
+    from unitrack.tasks import TASKS
+
+    overall = {k: 0.5 for k in TASKS["posetrack"].metric_keys} | {"IDSW": 3}
+    table = bench_mod.format_markdown([{"model": "m", "tasks": {"posetrack": overall}}])
+    header = table.splitlines()[0]
+    assert header == "| model | PoseTrack MOTA | PoseTrack IDF1 | PoseTrack IDSW | PoseTrack mAP |"
+    assert table.splitlines()[2] == "| m | 50.0 | 50.0 | 3 | 50.0 |"

@@ -134,7 +134,7 @@ def _cell(task: str, key: str, value) -> str:
 
 def format_markdown(cards: list[dict]) -> str:
     """The report card: a row per model, a column per task metric (percent; counts as integers)."""
-    cols = [(t, k) for t in CHOICES for k in _spec(t).metric_keys if any(t in c["tasks"] for c in cards)]
+    cols = [(t, k) for t in CHOICES for k in _spec(t).shown_keys if any(t in c["tasks"] for c in cards)]
     head = "| model | " + " | ".join(f"{_spec(t).title} {k}" for t, k in cols) + " |"
     lines = [head, "|" + "---|" * (len(cols) + 1)]
     for c in cards:

@@ -30,6 +30,10 @@ class Protocol:
     metric_keys: tuple[str, ...]
     headline: str
 
+    @property
+    def shown_keys(self) -> tuple[str, ...]:
+        return self.metric_keys
+
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     Protocol("linear-probe", "Linear probe (actions)", ("top1",), "top1"),

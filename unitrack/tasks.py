@@ -40,7 +40,8 @@ class Task:
     predictions; ``metrics``: the module with
     ``evaluate(gt_root, pred_dir, sequences)`` and ``metric_keys`` the contract's keys in table order
     (``headline`` the one the report card charts); ``synth``: the synthetic benchmark's writer;
-    ``target``: the ``unitrack track`` flag giving the first-frame target (posetrack: every frame's keypoints).
+    ``target``: the ``unitrack track`` flag giving the first-frame target (posetrack: every frame's keypoints);
+    ``card_keys``: the report card's columns when not all of ``metric_keys`` (``report.json`` keeps them all).
     """
 
     name: str
@@ -58,6 +59,11 @@ class Task:
     headline: str
     synth: str
     target: str
+    card_keys: tuple[str, ...] = ()
+
+    @property
+    def shown_keys(self) -> tuple[str, ...]:
+        return self.card_keys or self.metric_keys
 
     # -- the pieces, imported on use ---------------------------------------------------------------
     def head_module(self):
@@ -112,7 +118,8 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          "unitrack.heads.posetrack:PoseTrackConfig", ("preset",), "{seq}.json",
          "unitrack.data.posetrack:write_predictions", "unitrack.viz:draw_people", "unitrack.metrics.posetrack",
          ("MOTA", "MOTP", "Precision", "Recall", "IDF1", "IDSW", "mAP", "IDF1_person", "HOTA_person"), "MOTA",
-         "unitrack.data.synth.layouts:write_posetrack", "keypoints"),
+         "unitrack.data.synth.layouts:write_posetrack", "keypoints",
+         ("MOTA", "IDF1", "IDSW", "mAP")),  # UniTrack's table reports PoseTrack's MOTA and IDF1
 )}
 NAMES: tuple[str, ...] = tuple(TASKS)
 # The appearance model of `unitrack eval / track / bench` when none is named: the best real model that installs
