@@ -191,9 +191,7 @@ def _evaluate(task, spec, mod, root, dataset, run, task_dir, seqs, model, pretra
     loader = model_loader if model_loader is not None else _LazyModel(model, dev, pretrained)
     clean_stale_temporaries(task_dir, seqs[rank::world])
     if rank == 0:  # atomic_write's temporaries of this task's run files (another rank writes only its own)
-        for name in (f"{task}_timings.json", f"{task}_settings.json", "metrics.json"):
-            for p in run.glob(f".tmp-{name}.*"):
-                p.unlink(missing_ok=True)
+        clean_stale_temporaries(run, [f"{task}_timings.json", f"{task}_settings.json", "metrics.json"])
     main_timing = run / f"{task}_timings.json"
     timing_path = main_timing if world == 1 else run / f"{task}_timings.rank{rank}.json"
     timings = {}

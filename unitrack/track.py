@@ -300,9 +300,9 @@ def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, p
         elif task == "posetrack":
             from unitrack.heads.embed import Embedder
             from unitrack.heads.mot import SequenceFrames
-            from unitrack.heads.posetrack import PoseTrackConfig, track_people
+            from unitrack.heads.posetrack import PoseTrackConfig, base_config, track_people
 
-            cfg = config_from_options(PoseTrackConfig, options, task, base=PoseTrackConfig(frame_rate=clip.fps))
+            cfg = config_from_options(PoseTrackConfig, options, task, base=base_config(clip.fps))
             people = clip.people
 
             def on_frame(t, rgb, items):
@@ -428,9 +428,10 @@ def run(args: argparse.Namespace) -> int:
     from unitrack.heads.options import parse_opt_args
 
     res = track(args.task, args.video, args.out, box=args.box, mask=args.mask, joints=args.joints,
-                detections=args.detections, keypoints=args.keypoints, model=args.model, device=args.device, start=args.start, end=args.end,
-                render=args.render, options=parse_opt_args(args.opt), progress=not args.no_progress,
-                pretrained=args.pretrained, detector=args.detector, detector_options=parse_opt_args(args.det_opt))
+                detections=args.detections, keypoints=args.keypoints, model=args.model, device=args.device,
+                start=args.start, end=args.end, render=args.render, options=parse_opt_args(args.opt),
+                progress=not args.no_progress, pretrained=args.pretrained, detector=args.detector,
+                detector_options=parse_opt_args(args.det_opt))
     print(f"{res['task']}: {res['frames']} frames on {res['device']} -> {res['predictions']}"
           + (f", {res['video']}" if res["video"] else ""))
     t = {k: v for k, v in res["timings"].items() if isinstance(v, float) and v > 0}

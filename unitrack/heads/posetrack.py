@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unitrack.data._common import LazyFrames
 from unitrack.data.posetrack import KEYPOINTS, Person, PoseTrackSequence, keypoint_box
 from unitrack.heads.association.tracker import AssociationTracker, Detections, TrackerConfig
 from unitrack.heads.embed import Embedder
@@ -220,7 +221,7 @@ def tracked_people(seq: PoseTrackSequence, people: dict[int, list[np.ndarray]],
 
 # -- plug-in protocol of unitrack.eval ----------------------------------------------------------
 @dataclass
-class PoseTrackFrames:
+class PoseTrackFrames(LazyFrames):
     """A PoseTrack sequence's frames as the object ``unitrack.heads.mot.SequenceFrames`` reads."""
 
     name: str
@@ -229,14 +230,6 @@ class PoseTrackFrames:
     height: int
     width: int
     fps: float = 30.0  # PoseTrack lists no frame rate; its videos are ~30 fps
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def load_frames(self, indices) -> np.ndarray:
-        from unitrack.data._common import read_rgb
-
-        return np.stack([read_rgb(self.frames[i]) for i in indices])
 
 
 def sequences(root: Path) -> list[str]:
