@@ -165,3 +165,19 @@ def test_report_card_shows_the_card_keys_and_json_keeps_all():
     header = table.splitlines()[0]
     assert header == "| model | PoseTrack MOTA | PoseTrack IDF1 | PoseTrack IDSW | PoseTrack mAP |"
     assert table.splitlines()[2] == "| m | 50.0 | 50.0 | 3 | 50.0 |"
+
+
+def test_damaged_actions_file_is_one_warning_and_rerun(tmp_path, capsys, monkeypatch):
+    """A truncated RUN/actions.json: one warning naming it, the protocols run again, the file rewritten."""
+    from unitrack import bench as bench_mod
+    from unitrack import protocols
+
+    calls = []
+    monkeypatch.setattr(protocols, "run_protocols", lambda m, names, dev: calls.append(names) or
+                        {n: {"top1": 0.5, "train": 1, "test": 1} for n in names})
+    monkeypatch.setattr(protocols, "available", lambda m: ["linear-probe"])
+    (tmp_path / "actions.json").write_text("{bad")
+    got = bench_mod.protocol_scores(tmp_path, "m", "default", lambda: object(), ["linear-probe"], False)
+    assert got == {"linear-probe": {"top1": 0.5, "train": 1, "test": 1}} and calls == [["linear-probe"]]
+    assert f"warning: {tmp_path / 'actions.json'}: unreadable" in capsys.readouterr().err
+    assert json.loads((tmp_path / "actions.json").read_text())["protocols"]["linear-probe"]["top1"] == 0.5

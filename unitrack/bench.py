@@ -90,7 +90,7 @@ def protocol_scores(run: Path, model: str, pretrained, loader, wanted: list[str]
 
     path = run / "actions.json"
     same = {"model": model, "pretrained": pretrained}
-    old = json.loads(path.read_text()) if path.exists() else {}
+    old = _read_actions(path)
     done = old.get("protocols", {}) if {k: old.get(k) for k in same} == same else {}
     if wanted is not None and all(p in done for p in wanted):
         return {p: done[p] for p in wanted}
@@ -109,6 +109,22 @@ def protocol_scores(run: Path, model: str, pretrained, loader, wanted: list[str]
         done.update(run_protocols(m, todo, str(getattr(loader, "device", "cpu"))))
         atomic_write_json(path, {**same, "available": has, "protocols": done})
     return {p: done[p] for p in (wanted if wanted is not None else has)}
+
+
+def _read_actions(path: Path) -> dict:
+    """``RUN/actions.json`` as written, ``{}`` when absent. Damaged (a hand edit, a bad disk): one warning and
+    ``{}``, so the protocols are run again and the file rewritten (they are a few seconds, nothing is lost)."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and isinstance(data.get("protocols", {}), dict):
+            return data
+        problem = "not a bench protocols file"
+    except (OSError, ValueError) as exc:
+        problem = f"unreadable ({exc})"
+    print(f"warning: {path}: {problem}; the protocols are run again", file=sys.stderr)
+    return {}
 
 
 def load_card(run) -> dict:
