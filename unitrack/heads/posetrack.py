@@ -125,14 +125,14 @@ def track_people(reader, people: dict[int, list[np.ndarray]], embedder: Embedder
     image_hw = (reader.height, reader.width)
     out: dict[int, list[tuple[int, int]]] = {}
 
+    pending: dict[int, list] = {}  # frame -> its observations, from pooling (features) until its step
+
     def observations(i):
         """(index into people[i], keypoints, tlwh box) of the persons with a visible keypoint."""
-        obs = []
-        for k, kp in enumerate(people.get(i, [])):
-            box = person_box(kp, cfg.box_margin, cfg.min_box_size)
-            if box is not None:
-                obs.append((k, kp, box))
-        return obs
+        if i not in pending:
+            boxes = ((k, kp, person_box(kp, cfg.box_margin, cfg.min_box_size)) for k, kp in enumerate(people.get(i, [])))
+            pending[i] = [o for o in boxes if o[2] is not None]
+        return pending[i]
 
     def pool(feats, indices):
         frames = [observations(i) for i in indices]
@@ -147,6 +147,7 @@ def track_people(reader, people: dict[int, list[np.ndarray]], embedder: Embedder
 
     def step(i, maps):
         obs = observations(i)
+        del pending[i]
         boxes = np.array([b for _, _, b in obs], np.float64).reshape(-1, 4)
         maps, cells = maps if isinstance(maps, tuple) else (maps, None)
         tracks = tracker.update(Detections(boxes.copy(), np.ones(len(obs)), maps, None, cells))
