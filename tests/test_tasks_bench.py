@@ -181,3 +181,23 @@ def test_damaged_actions_file_is_one_warning_and_rerun(tmp_path, capsys, monkeyp
     assert got == {"linear-probe": {"top1": 0.5, "train": 1, "test": 1}} and calls == [["linear-probe"]]
     assert f"warning: {tmp_path / 'actions.json'}: unreadable" in capsys.readouterr().err
     assert json.loads((tmp_path / "actions.json").read_text())["protocols"]["linear-probe"]["top1"] == 0.5
+
+
+def test_actions_file_resumes_only_its_own_model(tmp_path, monkeypatch):
+    """RUN/actions.json is reused for the same model and weights (no load), never for other weights."""
+    from unitrack import bench as bench_mod
+    from unitrack import protocols
+
+    loads, calls = [], []
+    monkeypatch.setattr(protocols, "run_protocols", lambda m, names, dev: calls.append(names) or
+                        {n: {"top1": 0.25, "train": 1, "test": 4} for n in names})
+    monkeypatch.setattr(protocols, "available", lambda m: ["linear-probe"])
+    loader = lambda: loads.append(1) or object()  # noqa: E731
+    first = bench_mod.protocol_scores(tmp_path, "m", "a", loader, None, False)
+    assert first == {"linear-probe": {"top1": 0.25, "train": 1, "test": 4}} and len(loads) == 1
+    assert bench_mod.protocol_scores(tmp_path, "m", "a", loader, None, False) == first and len(loads) == 1
+    bench_mod.protocol_scores(tmp_path, "m", "b", loader, None, False)  # other weights: measured again
+    assert len(loads) == 2 and calls == [["linear-probe"], ["linear-probe"]]
+    monkeypatch.setattr(protocols, "available", lambda m: [])  # a model without a clip embedding
+    assert bench_mod.protocol_scores(tmp_path / "none", "n", "a", loader, None, False) == {} and len(loads) == 3
+    assert bench_mod.protocol_scores(tmp_path / "none", "n", "a", loader, None, False) == {} and len(loads) == 3

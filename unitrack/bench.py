@@ -91,11 +91,11 @@ def protocol_scores(run: Path, model: str, pretrained, loader, wanted: list[str]
     path = run / "actions.json"
     same = {"model": model, "pretrained": pretrained}
     old = _read_actions(path)
-    done = old.get("protocols", {}) if {k: old.get(k) for k in same} == same else {}
-    if wanted is not None and all(p in done for p in wanted):
-        return {p: done[p] for p in wanted}
-    if wanted is None and "available" in old and done and set(old["available"]) <= set(done):
-        return {p: done[p] for p in old["available"]}
+    matches = {k: old.get(k) for k in same} == same  # a file of another model or weights is not resumed
+    done = old.get("protocols", {}) if matches else {}
+    known = wanted if wanted is not None else old.get("available") if matches else None  # None: load to know
+    if known is not None and all(p in done for p in known):
+        return {p: done[p] for p in known}
     m = loader()
     has = available(m)
     lacking = [p for p in wanted or [] if p not in has]
@@ -107,7 +107,9 @@ def protocol_scores(run: Path, model: str, pretrained, loader, wanted: list[str]
         if progress:
             print(f"actions: {', '.join(todo)} on the synthetic action set", file=sys.stderr)
         done.update(run_protocols(m, todo, str(getattr(loader, "device", "cpu"))))
-        atomic_write_json(path, {**same, "available": has, "protocols": done})
+    record = {**same, "available": has, "protocols": done}
+    if record != old:  # also when the model has none: the next run need not load it to find out
+        atomic_write_json(path, record)
     return {p: done[p] for p in (wanted if wanted is not None else has)}
 
 
