@@ -72,6 +72,32 @@ def test_cli_detects_caches_and_rerun_reads_the_cache(tmp_path, bikes, monkeypat
         main([a if a != "6" else "5" for a in args])
 
 
+def test_first_run_and_rerun_track_the_same_rounded_detections(tmp_path, bikes, monkeypatch):
+    """The run that detects tracks the values its det.txt holds (1/1000 px and score), as a rerun on the cache
+    does: a walker scoring 1.1996 is written as 1.2 and kept at the default score_thresh 1.2 by both runs
+    (tracking the detector's own values, the first run dropped it and wrote other tracks than every rerun)."""
+    assert detect.HOGConfig().score_thresh == 1.2
+    seen = []
+
+    def fake(self, frames):  # two walkers, coordinates with digits below 1/1000 px
+        rows = []
+        for _ in frames:
+            t = len(seen)
+            seen.append(t)
+            rows.append(np.array([[50 + 4.0004 * t, 60.00049, 40.3337, 80.6663, 1.1996],
+                                  [300 - 3.0007 * t, 100.2224, 45.55551, 90.11112, 2.34567]]))
+        return rows
+
+    monkeypatch.setattr(detect.HOGDetector, "detect", fake)
+    out = tmp_path / "out"
+    args = ["track", "--task", "mot", str(bikes), "--model", MODEL, "--end", "8", "--out", str(out), "--no-render"]
+    assert main(args) == 0 and len(seen) == 8
+    first = (out / "bikes.txt").read_text()
+    assert len(np.unique(read_mot_txt(out / "bikes.txt").ids)) == 2  # the 1.1996 walker too
+    assert main(args) == 0 and len(seen) == 8  # the rerun read the cache
+    assert (out / "bikes.txt").read_text() == first
+
+
 def test_cache_key_follows_video_cut_and_settings(bikes):
     a, b = open_clip(bikes, 0, 6), open_clip(bikes, 1, 6)
     hog = detect.HOGDetector()

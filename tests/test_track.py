@@ -162,6 +162,28 @@ def test_frames_done_before_a_bad_frame_are_kept(tmp_path):
     check_mp4(tmp_path / "out" / "square.mp4", 8, (96, 128))
 
 
+def test_mot_own_video_defaults_come_from_the_task_table(tmp_path, bikes, monkeypatch):
+    """``track --task mot`` starts from the task table's ``track_options`` (a 3 s lost-track buffer for the
+    built-in detector's misses), eval's config keeps UniTrack's 30, and ``--opt`` overrides the table."""
+    from unitrack.heads import mot
+    from unitrack.heads.association.tracker import TrackerConfig
+    from unitrack.tasks import TASKS
+
+    assert dict(TASKS["mot"].track_options) == {"track_buffer": 90}
+    assert mot.default_config(frame_rate=10.0).track_buffer == TrackerConfig().track_buffer == 30
+    used, real = [], mot.track_boxes
+    monkeypatch.setattr(mot, "track_boxes", lambda r, d, e, cfg, **kw: used.append(cfg) or real(r, d, e, cfg, **kw))
+    det = tmp_path / "det.txt"
+    det.write_text("".join(f"{f},-1,{100 + 2 * f},80,50,90,0.9\n" for f in range(1, 4)))
+    for opts in ([], ["--opt", "track_buffer=30"]):
+        from unitrack.cli import main
+
+        assert main(["track", "--task", "mot", str(bikes), "--detections", str(det), "--model", MODEL, "--end", "3",
+                     "--no-render", "--out", str(tmp_path / "out"), "--opt", "use_appearance=false", *opts]) == 0
+    assert [c.track_buffer for c in used] == [90, 30]
+    assert used[0].replace(track_buffer=30) == used[1]  # nothing else differs
+
+
 def test_track_cli_opt(tmp_path, capsys):
     """``--opt`` reaches the head (the copy-first baseline repeats the box); a bad value is one line, no output."""
     from unitrack.cli import main

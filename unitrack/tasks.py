@@ -41,7 +41,9 @@ class Task:
     ``evaluate(gt_root, pred_dir, sequences)`` and ``metric_keys`` the contract's keys in table order
     (``headline`` the one the report card charts); ``synth``: the synthetic benchmark's writer;
     ``target``: the ``unitrack track`` flag giving the first-frame target (posetrack: every frame's keypoints);
-    ``card_keys``: the report card's columns when not all of ``metric_keys`` (``report.json`` keeps them all).
+    ``card_keys``: the report card's columns when not all of ``metric_keys`` (``report.json`` keeps them all);
+    ``track_options``: config values ``unitrack track`` (a user's own video) starts from where they differ from
+    the config's defaults, which ``unitrack eval`` keeps (``--opt`` overrides both).
     """
 
     name: str
@@ -60,6 +62,7 @@ class Task:
     synth: str
     target: str
     card_keys: tuple[str, ...] = ()
+    track_options: tuple[tuple[str, object], ...] = ()
 
     @property
     def shown_keys(self) -> tuple[str, ...]:
@@ -105,7 +108,11 @@ TASKS: dict[str, Task] = {t.name: t for t in (
     Task("mot", "MOT (MOT17)", "mot17", "unitrack.data.mot", "unitrack.heads.mot",
          "unitrack.heads.association.tracker:TrackerConfig", ("preset",), "{seq}.txt", "unitrack.data.writers:write_mot",
          "unitrack.viz:draw_boxes", "unitrack.metrics.mot", ("MOTA", "IDF1", "HOTA", "IDSW", "FP", "FN"), "IDF1",
-         "unitrack.data.synth.layouts:write_mot17", "detections"),
+         "unitrack.data.synth.layouts:write_mot17", "detections",
+         # own video: a lost track stays re-identifiable 3 s (90 frames at 30 fps; UniTrack's 30 = 1 s is for
+         # MOT17's detector): the built-in HOG detector misses a walker for seconds (turning, half hidden, in a
+         # group), and each miss past the buffer was a new id (vtest.avi: 49 -> 33 ids, eval/results/own-video.md)
+         track_options=(("track_buffer", 90),)),
     Task("mots", "MOTS (MOTS20)", "mots20", "unitrack.data.mots", "unitrack.heads.mots",
          "unitrack.heads.association.tracker:TrackerConfig", ("preset",), "{seq}.txt", "unitrack.data.writers:write_mots",
          "unitrack.viz:draw_masks", "unitrack.metrics.mots", ("sMOTSA", "MOTSA", "IDF1", "IDSW"), "IDF1",

@@ -324,13 +324,10 @@ def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, p
             for t, m in segment_sequence(clip, model, dev, cfg, baseline, on_frame=on_frame):
                 write_davis_png(pred / f"{clip.frames[t].stem}.png", m)  # per frame: kept on failure
         else:
-            from unitrack.heads.association.tracker import TrackerConfig
             from unitrack.heads.embed import Embedder
             from unitrack.heads.mot import SequenceFrames
 
-            base = TrackerConfig(frame_rate=clip.fps) if task == "mot" else \
-                TrackerConfig(frame_rate=clip.fps, min_box_area=0, max_aspect=None)  # as the mots head
-            cfg = config_from_options(TrackerConfig, options, task, base=base)
+            cfg = tracker_config(task, clip.fps, options)
             emb = Embedder(model, dev) if cfg.use_appearance else None
             if task == "mot":
                 from unitrack.heads.mot import track_boxes
@@ -351,6 +348,18 @@ def _run_head(task: str, clip: UserClip, model, dev: str, options: dict, emit, p
 
             return track_masks(SequenceFrames(clip), targets, emb, cfg, on_frame=on_frame)
     return None
+
+
+def tracker_config(task: str, fps: float, options: dict | None):
+    """The ``TrackerConfig`` of ``track --task mot|mots``: the config at the video's frame rate (mots: no
+    pedestrian output filter, as the mots head), the task table's own-video ``track_options``, then ``options``."""
+    from unitrack.heads.association.tracker import TrackerConfig
+    from unitrack.heads.options import config_from_options
+
+    base = TrackerConfig(frame_rate=fps) if task == "mot" else \
+        TrackerConfig(frame_rate=fps, min_box_area=0, max_aspect=None)
+    base = base.replace(**dict(TASKS[task].track_options))
+    return config_from_options(TrackerConfig, options, task, base=base)
 
 
 def _write_predictions(task: str, pred: Path, clip: UserClip, done: dict, class_id) -> None:
@@ -390,10 +399,26 @@ def _write_predictions(task: str, pred: Path, clip: UserClip, done: dict, class_
                            np.full(len(rows), class_id, np.int64), rles=[r[2] for r in rows])
 
 
+def _own_video_note() -> str:
+    """The help's line on the defaults ``track`` uses where ``eval`` keeps the config's (the task table's
+    ``track_options`` and ``HOGConfig``, the one place each is set)."""
+    from unitrack.detect import HOGConfig
+
+    opts = {t.name: dict(t.track_options) for t in TASKS.values() if t.track_options}
+    buf = opts.get("mot", {}).get("track_buffer")
+    return ("Own-video defaults that differ from unitrack eval's (--opt overrides): "
+            + "; ".join(f"{k}: " + ", ".join(f"{a}={b}" for a, b in v.items()) for k, v in opts.items())
+            + (f" (track_buffer counts frames at 30 fps: {buf} = {buf / 30:g} s, because the built-in HOG detector "
+               f"misses a walker for seconds and each miss past the buffer made a new id; eval keeps UniTrack's 30)"
+               if buf else "")
+            + f". --detector hog keeps boxes scoring >= {HOGConfig().score_thresh:g} (--det-opt score_thresh=...).")
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("track", help="run a head on your own video from a first-frame target",
                               description="Track a target through a video file or frame folder; write OUT/<name>.mp4 "
-                                          "(result drawn) and the predictions in the task's standard format.")
+                                          "(result drawn) and the predictions in the task's standard format.",
+                              epilog=_own_video_note())
     p.add_argument("video", help="video file or folder of frames")
     p.add_argument("--task", required=True, choices=NAMES)
     p.add_argument("--box", help="sot: x,y,w,h of the target in the first frame (0-based pixels)")
