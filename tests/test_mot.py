@@ -390,3 +390,29 @@ def test_output_gap_writes_a_missed_frame_at_the_kalman_prediction():
     # an object gone for good is written for output_gap frames, then no more
     gone = mot.track_boxes(Blank(), {f: dets[f] for f in (0, 1, 2)}, None, cfg.replace(output_gap=2))
     assert [r[0] for r in gone] == [0, 1, 2, 3, 4]
+
+
+def test_refuse_ambiguous_keeps_clear_winners_only():
+    inf = np.inf
+    c = np.array([[0.20, 0.25, inf],   # row 0's best is 0.05 from its runner-up: refused at margin 0.1
+                  [0.60, inf, 0.30],   # row 1's best, 0.3 at column 2, is 0.3 clear of its row and column
+                  [inf, 0.24, inf]])   # column 1: 0.24 is 0.01 from row 0's 0.25: refused
+    out = matching.refuse_ambiguous(c, 0.1)
+    assert np.isfinite(out).sum() == 1 and out[1, 2] == 0.30
+    assert np.isfinite(matching.refuse_ambiguous(c, 0.01)).sum() == 3  # each row's best, 0.01 clear or more
+    np.testing.assert_array_equal(matching.refuse_ambiguous(c, 0.0), c)
+
+
+def test_max_speed_keeps_a_lost_track_from_jumping_to_a_look_alike():
+    maps = F.normalize(torch.ones(1, 8, 4, 10), dim=1)  # one appearance: only motion can tell
+    cfg = OPEN.replace(motion_gated=False, motion_lambda=1.0)
+
+    def last_ids(c):
+        tr = AssociationTracker(c)
+        for k in range(3):
+            tr.update(_det([[10 + 2 * k, 10, 40, 100]], maps))
+        tr.update(_det([]))
+        return [t.track_id for t in tr.update(_det([[400, 10, 40, 100]], maps))]  # 390 px away 2 frames later
+
+    assert last_ids(cfg) == [1]  # appearance alone re-finds it there
+    assert last_ids(cfg.replace(max_speed=3.0)) == []  # 100 px x (0.5 + 3 x 2/30) = 70 px reach: a new track

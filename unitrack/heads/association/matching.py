@@ -56,6 +56,23 @@ def linear_assignment(cost: np.ndarray, thresh: float) -> tuple[np.ndarray, np.n
     return matches, unmatched_r, unmatched_c
 
 
+def refuse_ambiguous(cost: np.ndarray, margin: float) -> np.ndarray:
+    """``cost`` with every pair forbidden (``inf``) unless it is the cheapest of its row and of its column and
+    every other allowed pair of that row and that column costs at least ``margin`` more. ``margin <= 0``: as is."""
+    cost = np.asarray(cost, dtype=np.float64)
+    if margin <= 0 or cost.size == 0:
+        return cost
+    out = np.full_like(cost, np.inf)
+    for i, row in enumerate(cost):
+        j = int(np.argmin(row))
+        if not np.isfinite(row[j]):
+            continue
+        others = np.concatenate([np.delete(row, j), np.delete(cost[:, j], i)])
+        if not len(others) or others.min() >= row[j] + margin:
+            out[i, j] = row[j]
+    return out
+
+
 def box_iou(a_tlbr: np.ndarray, b_tlbr: np.ndarray) -> np.ndarray:
     """Pairwise IoU of ``[N, 4]`` and ``[M, 4]`` boxes (x1, y1, x2, y2); degenerate boxes give 0."""
     a = np.asarray(a_tlbr, dtype=np.float64).reshape(-1, 4)

@@ -67,6 +67,13 @@ class TrackerConfig:
     # synthetic sequences 1 took MOTA 75.7 -> 83.5, HOTA 65.9 -> 72.0 at 5 -> 9 FP (eval/results/mot.md). MOTS
     # writes masks, which a prediction does not have: not read there.
     output_gap: int = 1
+    # Stage 1 against identity switches (off by default; eval/results/own-video.md): ``ambiguity_margin`` keeps a
+    # pair only when it is the best of its track and of its detection by at least this fused cost (a ratio test:
+    # two walkers in similar clothes cost nearly the same, and a tracked track then goes to the IoU stage);
+    # ``max_speed`` (box heights per second) refuses a detection farther from the track's last observed centre
+    # than half a box height plus that speed times the time since (a lost track's Kalman gate keeps growing).
+    ambiguity_margin: float = 0.0
+    max_speed: float | None = None
 
     def replace(self, **kw) -> "TrackerConfig":
         return dataclasses.replace(self, **kw)
@@ -217,7 +224,19 @@ class AssociationTracker:
         else:
             cost = self._geometry_cost(tracks, det)
         fused = self.cfg.motion_lambda * cost + (1 - self.cfg.motion_lambda) * maha
-        return np.where(inside, fused, np.inf)
+        if self.cfg.max_speed is not None:
+            inside &= self._within_reach(tracks, det)
+        return matching.refuse_ambiguous(np.where(inside, fused, np.inf), self.cfg.ambiguity_margin)
+
+    def _within_reach(self, tracks: list[Track], det: Detections) -> np.ndarray:
+        """``[tracks, dets]``: the detection's centre within ``0.5 + max_speed * seconds since the track's last
+        observation`` box heights (the last observed height) of that observation's centre."""
+        obs = np.stack([t.tlwh_obs for t in tracks])
+        dt = np.array([max(1, self.frame - t.frame) for t in tracks]) / self.cfg.frame_rate
+        reach = obs[:, 3] * (0.5 + self.cfg.max_speed * dt)
+        c_t = obs[:, :2] + obs[:, 2:] / 2
+        c_d = det.tlwh[:, :2] + det.tlwh[:, 2:] / 2
+        return np.linalg.norm(c_t[:, None] - c_d[None], axis=2) <= reach[:, None]
 
     # -- one frame -----------------------------------------------------------------------
     def update(self, det: Detections) -> list[Track]:
