@@ -170,7 +170,7 @@ def main(argv=None) -> int:
                   f"{ds['mean']:.2f} per frame (p10/p50/p90 {ds['p10']:.0f}/{ds['p50']:.0f}/{ds['p90']:.0f}), "
                   f"{ds['zero']} frames without any, median box height {ds['h50']:.0f} px",
                   f"- tracks: {st['tracks']} ids over {st['rows']} boxes; {st['ge20']} tracks of >= 20 frames, "
-                  f"{st['long']} of >= 50; median length {st['median_len']:.0f} frames", ""]
+                  f"{st['long']} of >= 50; median length {st['median_len']:g} frames", ""]
         if frames == 795:
             idx = [int(i) for i in args.frames.split(",")]
             shots = extract_frames(work / "runs/track/vtest.mp4", idx, label)
