@@ -116,8 +116,10 @@ def test_killed_detection_resumes_after_the_last_finished_batch(tmp_path, bikes,
     path.with_suffix(".partial").write_text("2,-1,11,21,30,60,1.5,-1,-1,-1\n#done 8\n9,-1,5,5,3")  # torn after batch 1
     seen = []
     monkeypatch.setattr(detect.HOGDetector, "detect", lambda self, f: seen.append(len(f)) or [np.zeros((0, 5))] * len(f))
-    dets, p = detect.detect_clip(clip, hog, tmp_path, progress=False)
+    timings = {}
+    dets, p = detect.detect_clip(clip, hog, tmp_path, progress=False, timings=timings)
     assert seen == [4] and p == path  # frames 8..11 only
+    assert timings["stage_frames"] == {"detection": 4}  # the time line's detection fps counts the frames detected now
     assert list(dets) == [1]
     np.testing.assert_allclose(dets[1], [[10, 20, 30, 60, 1.5]])
     np.testing.assert_allclose(read_mot_txt(path).boxes, [[10, 20, 30, 60]])

@@ -304,6 +304,8 @@ def detect_clip(clip, detector, out, progress: bool = True, timings: dict | None
             dets.update({t: r for t, r in zip(indices, rows) if len(r)})
             bar.update(len(indices))
         t_["detection"] += time.perf_counter() - t0
+    # a resumed run detects only the frames after the partial file's last batch: its fps counts those
+    t_.setdefault("stage_frames", {})["detection"] = len(clip) - begin
     bar.close()
     atomic_write_text(path, "".join(_det_lines(t, dets[t], clip.start) for t in sorted(dets)))
     atomic_write_json(path.with_suffix(".json"), {"video": str(Path(clip.path).resolve()), "start": clip.start,

@@ -461,7 +461,8 @@ def run(args: argparse.Namespace) -> int:
           + (f", {res['video']}" if res["video"] else ""))
     t = {k: v for k, v in res["timings"].items() if isinstance(v, float) and v > 0}
     if t:  # where the time went, per stage (mot: detection / decode / features / pooling / association)
-        print("time: " + ", ".join(f"{k} {v:.1f} s ({res['frames'] / v:.2f} fps)" for k, v in t.items()))
+        done = res["timings"].get("stage_frames", {})  # stages that did not see every frame (resumed detection)
+        print("time: " + ", ".join(f"{k} {v:.1f} s ({done.get(k, res['frames']) / v:.2f} fps)" for k, v in t.items()))
     return 0
 
 
