@@ -19,7 +19,8 @@ size, xs = 96, np.linspace(0.15, 0.85, 15)
 frames = []
 for seed in range(8):  # 8 colours/backgrounds/radii per position
     rng = np.random.default_rng(seed)
-    col = np.array(list(COLOURS.values())[seed], float); tint = rng.uniform(60, 160, 3); r0 = rng.uniform(0.09, 0.13) * size
+    col = np.array(list(COLOURS.values())[seed], float)
+    tint, r0 = rng.uniform(60, 160, 3), rng.uniform(0.09, 0.13) * size
     for x in xs:
         f = _background(np.random.default_rng(100 + seed), size, tint)
         _draw(f, "car", (x * size, GROUND * size - 0.65 * r0), r0, 0.0, col)
@@ -31,4 +32,5 @@ for w in sys.argv[1:]:
     with torch.no_grad():
         s = F.normalize(m.encode_image(x).float(), dim=-1) @ E.t()
     drive = (s[:, 2] > s[:, 3]).float().view(8, len(xs)).mean(0)
-    print(w.split("/")[-1], "share read 'driving' (of 8) by x:", " ".join(f"{a:.2f}:{int(8*d)}" for a, d in zip(xs, drive)))
+    reads = " ".join(f"{a:.2f}:{int(8 * d)}" for a, d in zip(xs, drive))
+    print(w.split("/")[-1], "share read 'driving' (of 8) by x:", reads)

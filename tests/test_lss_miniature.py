@@ -190,7 +190,7 @@ def test_web_captions_name_the_true_action_at_rate_q():
     for q in (0.0, 0.75, 1.0):
         named = 0
         for k in range(300):
-            true = ACTIONS[np.random.default_rng(k).integers(len(ACTIONS))]  # the still's first draw is its clip's action
+            true = ACTIONS[np.random.default_rng(k).integers(len(ACTIONS))]  # a still's first draw: its clip's action
             frame, caption = render_web_still(np.random.default_rng(k), 32, q)
             said = [w for w in caption.split() if w in words]
             assert frame.shape == (32, 32, 3) and caption.startswith("a photo of a ")

@@ -192,7 +192,7 @@ def _render_clip(action: str, rng: np.random.Generator, size: int, frames: int, 
     tint = rng.uniform(60, 160, 3)
     if shutter:
         centre, radius, angle = trajectory(action, rng, size, frames, _exposure_times(frames, shutter).ravel())
-        centre, radius, angle = centre.reshape(frames, _SUB, 2), radius.reshape(frames, _SUB), angle.reshape(frames, _SUB)
+        centre, radius, angle = (a.reshape(frames, _SUB, *a.shape[1:]) for a in (centre, radius, angle))
     else:
         centre, radius, angle = trajectory(action, rng, size, frames)
     out = np.empty((frames, size, size, 3), np.uint8)
