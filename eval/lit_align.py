@@ -9,6 +9,10 @@ features are computed once (the trunk is frozen), so training the head takes sec
 
     PYTHONPATH=$PWD python eval/lit_align.py --out videossl/checkpoints/mobilenetv2-lit-image.safetensors
 
+``--captions web`` (the ablation of ``eval/results/lss-miniature.md``) trains on
+:func:`videossl.data.object_actions.render_web_still` instead: frames of the (slow-shutter) clips whose captions
+name the clip's action with probability ``--q``, as web alt-text often does ("a red car driving near the bottom").
+
 Writes the head (and the zero temporal layers) as float16 safetensors, and ``OUT.log.json`` (loss, accuracy of
 the caption retrieval on held-out stills, timings, machine).
 """
@@ -26,13 +30,17 @@ import torch
 import torch.nn.functional as F
 
 
-def still_features(model, n: int, seed: int, batch: int = 64) -> tuple[torch.Tensor, list[str]]:
-    """Pooled trunk features (mean and max, the head's input) of ``n`` captioned stills, and their captions."""
-    from videossl.data.object_actions import render_still
+def still_features(model, n: int, seed: int, batch: int = 64, captions: str = "object",
+                   q: float = 0.75) -> tuple[torch.Tensor, list[str]]:
+    """Pooled trunk features (mean and max, the head's input) of ``n`` captioned stills, and their captions
+    (``captions``: ``object`` stills of :func:`render_still`, ``web`` of :func:`render_web_still` at ``q``)."""
+    from videossl.data.object_actions import render_still, render_web_still
     from videossl.io.transforms import to_tensor_normalized
 
     rng = np.random.default_rng(seed)
-    stills = [render_still(rng, model.input_size[0]) for _ in range(n)]
+    size = model.input_size[0]
+    draw = (lambda: render_still(rng, size)) if captions == "object" else (lambda: render_web_still(rng, size, q))
+    stills = [draw() for _ in range(n)]
     feats = []
     with torch.no_grad():
         for i in range(0, n, batch):
@@ -59,10 +67,18 @@ def train_head(model, feats, caps, text, steps: int, lr: float, seed: int, scale
     return losses
 
 
-def main(argv=None) -> int:
-    from videossl.models import create_model
-    from videossl.utils import machine_info, save_safetensors_atomic
+def action_word_top1(vocab: list[str], pred, held) -> float:
+    """Of the held-out stills whose caption names an action, the share whose top caption names the same one
+    (the caption's exact match is ambiguous: the same frame is also captioned without the word)."""
+    from videossl.data.object_actions import ACTIONS
 
+    words = {a.split()[1] for a in ACTIONS}
+    word = lambda i: next((w for w in vocab[i].split() if w in words), None)  # noqa: E731
+    named = [(int(p), int(h)) for p, h in zip(pred, held) if word(int(h))]
+    return float(np.mean([word(p) == word(h) for p, h in named])) if named else float("nan")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--stills", type=int, default=4000)
@@ -70,11 +86,25 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=100)
+    ap.add_argument("--captions", choices=("object", "web"), default="object",
+                    help="object: object/colour/place captions (the shipped image model); web: frames of the "
+                         "slow-shutter clips, captions naming the action with probability --q")
+    ap.add_argument("--q", type=float, default=0.75, help="share of web captions that name the action")
     args = ap.parse_args(argv)
+    if not 0.0 <= args.q <= 1.0:
+        ap.error(f"--q must be in [0, 1], got {args.q}")
+    return args
+
+
+def main(argv=None) -> int:
+    from videossl.models import create_model
+    from videossl.utils import atomic_write_text, machine_info, save_safetensors_atomic
+
+    args = parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
     model = create_model("mobilenetv2-lit", pretrained=None)
-    feats, captions = still_features(model, args.stills + args.held_out, args.seed)
+    feats, captions = still_features(model, args.stills + args.held_out, args.seed, captions=args.captions, q=args.q)
     t_feat = time.time() - t0
     vocab = sorted(set(captions))
     text = F.normalize(model.encode_text(vocab).float(), dim=-1)
@@ -90,9 +120,13 @@ def main(argv=None) -> int:
            "held_out_caption_top1": float((pred == held).float().mean()),
            "held_out_object_top1": float(np.mean([obj(int(p)) == obj(int(h)) for p, h in zip(pred, held)])),
            "feature_seconds": round(t_feat, 1), "seconds": round(time.time() - t0, 1), "machine": machine_info()}
+    meta = {"model": "mobilenetv2-lit", "stage": "lit-image"}
+    if args.captions == "web":  # the object run's files stay as they were
+        log.update(captions_kind="web", q=args.q, held_out_action_word_top1=action_word_top1(vocab, pred, held))
+        meta["captions"] = "web"
     state = {k: v.half() for k, v in model.state_dict().items() if not k.startswith("trunk.")}
-    save_safetensors_atomic(state, Path(args.out), metadata={"model": "mobilenetv2-lit", "stage": "lit-image"})
-    Path(args.out + ".log.json").write_text(json.dumps(log, indent=1) + "\n")
+    save_safetensors_atomic(state, Path(args.out), metadata=meta)
+    atomic_write_text(Path(args.out + ".log.json"), json.dumps(log, indent=1) + "\n")
     print(json.dumps(log, indent=1))
     return 0
 

@@ -4,7 +4,9 @@ Same data for every row:
 
 - **actions**: zero-shot and linear-probe top-1 on the object-action set (``videossl.data.object_actions``, seed 0,
   ``--train-per-class`` / ``--test-per-class`` videos per class, 96 px, 16 frames; 8 classes, chance 12.5);
-  concepts ``videossl/prompts/object_actions.json``; 8-frame clips (``bench_zeroshot.accuracy``);
+  concepts ``videossl/prompts/object_actions.json``; 8-frame clips (``bench_zeroshot.accuracy``); ``--clips blur``
+  evaluates the slow-shutter set instead (``motion_blur=True``, the web-caption ablation; ``sharp``, the default,
+  is the set of the first table);
 - **VOS** J&F on the synthetic VOS benchmark (seed 0) and on the real ``--real`` set (DAVIS-2016 train5, all
   frames, 854x480, or ``--real-sequences``), ``unitrack eval --task vos`` at its defaults;
 - **MOT** IDSW / IDF1 of the appearance + motion head on the 12 synthetic MOT sequences of seeds 0-5, against
@@ -63,7 +65,7 @@ def weights_file(weights: str, cache: Path) -> str:
     return str(path)
 
 
-def action_scores(model, cache: Path, train_per_class: int, test_per_class: int) -> dict:
+def action_scores(model, cache: Path, train_per_class: int, test_per_class: int, clips: str = "sharp") -> dict:
     """``bench_zeroshot.accuracy``'s figures (zero-shot and linear probe on the same embeddings), plus the
     zero-shot top-1 of each class (which pairs the image model confuses)."""
     from videossl.actions import ucf101_splits
@@ -73,9 +75,10 @@ def action_scores(model, cache: Path, train_per_class: int, test_per_class: int)
     from videossl.metrics.disentanglement import collapse_report
     from videossl.zeroshot import ZeroShotClassifier
 
-    root = cache / f"object_actions_s0_{train_per_class}_{test_per_class}"
+    kind = "" if clips == "sharp" else "blur_"  # the sharp set keeps its old cache folder
+    root = cache / f"object_actions_{kind}s0_{train_per_class}_{test_per_class}"
     if not (root / "ucfTrainTestlist" / "testlist01.txt").exists():
-        generate_object_actions(root, train_per_class, test_per_class, size=96, seed=0)
+        generate_object_actions(root, train_per_class, test_per_class, size=96, seed=0, motion_blur=clips == "blur")
     split = ucf101_splits(root, (1,))[0]
     clf = ZeroShotClassifier(model, str(CONCEPTS), clip_len=8, batch_size=16)
     _, train_emb, f1 = clf.embed_videos([p for p, _ in split.train])
@@ -92,7 +95,7 @@ def action_scores(model, cache: Path, train_per_class: int, test_per_class: int)
             "zs_confusion": confusion.tolist(),  # [true class, predicted class] counts
             "lp_top1": evaluate_probe(probe, test_emb.cpu(), [str(y) for _, y in split.test])["top1"],
             "effective_rank": collapse_report(test_emb.float().cpu().numpy())["effective_rank"],
-            "train": len(split.train), "test": len(split.test)}
+            "train": len(split.train), "test": len(split.test), "clips": clips}
 
 
 def vos_jf(weights: str, data, sequences=None) -> dict:
@@ -152,7 +155,8 @@ def write_markdown(path: Path, rows: dict, args, argv) -> None:
         ]) + " |")
     a = next((r["actions"] for r in rows.values() if "actions" in r), None)
     if a:
-        lines += ["", f"Actions: 8 classes, {a['train']} train / {a['test']} test videos (chance 12.5).", ""]
+        clips = " of the slow-shutter (motion-blur) set" if a.get("clips") == "blur" else ""
+        lines += ["", f"Actions: 8 classes, {a['train']} train / {a['test']} test videos{clips} (chance 12.5).", ""]
     conf = {n: r["actions"]["zs_confusion"] for n, r in rows.items() if "zs_confusion" in r.get("actions", {})}
     if conf:
         from videossl.data.object_actions import ACTIONS
@@ -171,10 +175,7 @@ def write_markdown(path: Path, rows: dict, args, argv) -> None:
     atomic_write_text(path, "\n".join([title, ""] + lines) + ("\n" + kept if kept else ""))
 
 
-def main(argv: list[str] | None = None) -> int:
-    from videossl.utils import atomic_write_json
-
-    argv = sys.argv[1:] if argv is None else argv
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("rows", nargs="+", metavar="NAME=WEIGHTS")
     ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
@@ -182,8 +183,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--test-per-class", type=int, default=8)
     ap.add_argument("--real", default=str(ROOT.parent / "shared" / "realdata" / "davis2016-train5"))
     ap.add_argument("--real-sequences", nargs="*", default=None)
+    ap.add_argument("--clips", choices=("sharp", "blur"), default="sharp",
+                    help="object-action clips: sharp (the first table's set) or blur (slow shutter, p=0.75)")
     ap.add_argument("--cache", default="runs/lss_miniature")
     ap.add_argument("--out", default=str(ROOT / "eval" / "results" / "lss-miniature.md"))
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from videossl.utils import atomic_write_json
+
+    argv = sys.argv[1:] if argv is None else argv
+    ap = build_parser()
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     parts = [p for p in args.parts.split(",") if p]
@@ -196,12 +207,12 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{spec!r}: expected NAME=WEIGHTS")
         file = cache / f"{name}.json"
         row = json.loads(file.read_text()) if file.exists() else {}
-        if row.get("weights") != weights:
-            row = {"weights": weights}
+        if row.get("weights") != weights or row.get("clips", "sharp") != args.clips:
+            row = {"weights": weights, **({"clips": args.clips} if args.clips != "sharp" else {})}
         model = load(weights)
         ref = ref or model
         wfile = weights_file(weights, cache)
-        todo = {"actions": lambda: action_scores(model, cache, args.train_per_class, args.test_per_class),
+        todo = {"actions": lambda: action_scores(model, cache, args.train_per_class, args.test_per_class, args.clips),
                 "vos": lambda: vos_jf(wfile, None),
                 "mot": lambda: mot_scores(wfile),
                 "real": lambda: vos_jf(wfile, args.real, args.real_sequences)}

@@ -110,3 +110,130 @@ def test_unlabelled_set_has_no_labels(tmp_path):
     root = generate_unlabelled(tmp_path / "u", per_class=1, size=32, frames=2, seed=0)
     names = sorted(p.name for p in root.iterdir())
     assert names == [f"clip_{k:04d}.mp4" for k in range(len(ACTIONS))]
+
+
+# --- the slow-shutter set and web-style captions (the ablation "web-style captions" of lss-miniature.md) ---
+
+def _sha(arrays) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(a if isinstance(a, bytes) else a.tobytes())
+    return h.hexdigest()
+
+
+def test_sharp_set_unchanged_bit_for_bit():
+    """Digests of the renderer before motion blur existed (same seeds): the shipped runs' data stay reproducible."""
+    from videossl.data.object_actions import ACTIONS, render_object_action, render_still
+
+    rng = np.random.default_rng(0)
+    clips = [render_object_action(a, rng, 48, 6) for a in ACTIONS for _ in range(2)]
+    assert _sha(clips) == "1d6379511af143a431d22ae6a6ac7ab3463b5c821202dbb267912f0bc31ae144"
+    rng = np.random.default_rng(0)
+    clips_off = [render_object_action(a, rng, 48, 6, motion_blur=False) for a in ACTIONS for _ in range(2)]
+    assert _sha(clips_off) == _sha(clips)
+    rng = np.random.default_rng(0)
+    stills = [x for _ in range(5) for f, c in [render_still(rng, 48)] for x in (f, c.encode())]
+    assert _sha(stills) == "c7344a6dd1873d816f76292178ba99c1116747300522bebd12f28b5cac43930e"
+
+
+def test_blur_only_where_objects_move():
+    from videossl.data.object_actions import ACTIONS, SHUTTER, _exposure_times, _render_clip, trajectory
+
+    size, frames = 64, 6
+    for a in ACTIONS:
+        sharp = _render_clip(a, np.random.default_rng(7), size, frames, 0.0)
+        blur = _render_clip(a, np.random.default_rng(7), size, frames, SHUTTER)
+        if a == "car parked":  # a still object: the slow shutter changes nothing
+            assert np.array_equal(sharp, blur)
+            continue
+        diff = np.abs(sharp.astype(int) - blur.astype(int)).max(-1)
+        assert (diff > 0).mean() > 0.002, a  # the moving object did smear
+        # ... and only around the poses it took during the exposure (the background is the same noise)
+        times = _exposure_times(frames, SHUTTER).ravel()
+        centre, radius, _ = trajectory(a, _skip_colour(np.random.default_rng(7)), size, frames, times)
+        centre = centre.reshape(frames, -1, 2)
+        yy, xx = np.mgrid[:size, :size]
+        for i in range(frames):
+            d = np.hypot(xx[..., None] - centre[i, :, 0], yy[..., None] - centre[i, :, 1]).min(-1)
+            assert d[diff[i] > 0].max() <= 1.3 * radius.max() + 2, (a, i)
+
+
+def _skip_colour(rng):
+    """``rng`` advanced past a clip's colour and tint draws: where :func:`trajectory` starts drawing."""
+    from videossl.data.object_actions import _colour
+
+    _colour(rng)
+    rng.uniform(60, 160, 3)
+    return rng
+
+
+def test_motion_blur_flag_draws_the_shutter_per_clip():
+    from videossl.data.object_actions import BLUR_P, SHUTTER, _render_clip, render_object_action
+
+    blurred = 0
+    for seed in range(12):
+        coin = np.random.default_rng(seed).random()
+        rng = np.random.default_rng(seed)
+        rng.random()
+        want = _render_clip("car driving", rng, 32, 3, SHUTTER if coin < BLUR_P else 0.0)
+        assert np.array_equal(render_object_action("car driving", np.random.default_rng(seed), 32, 3, True), want)
+        blurred += coin < BLUR_P
+    assert 0 < blurred < 12
+
+
+def test_web_captions_name_the_true_action_at_rate_q():
+    from videossl.data.object_actions import ACTIONS, render_web_still
+
+    words = {a.split()[1]: a for a in ACTIONS}
+    for q in (0.0, 0.75, 1.0):
+        named = 0
+        for k in range(300):
+            true = ACTIONS[np.random.default_rng(k).integers(len(ACTIONS))]  # a still's first draw: its clip's action
+            frame, caption = render_web_still(np.random.default_rng(k), 32, q)
+            said = [w for w in caption.split() if w in words]
+            assert frame.shape == (32, 32, 3) and caption.startswith("a photo of a ")
+            assert said in ([], [true.split()[1]]), (caption, true)  # only the true class's word, if any
+            assert true.split()[0] in caption.split()
+            named += bool(said)
+        assert abs(named / 300 - q) < 0.07, (q, named)
+
+
+def test_web_still_blur_follows_motion():
+    """A parked car's still is the same with or without the slow shutter, a driving car's is not: the caption's
+    word is carried by what the frame shows, not by anything a test video would lack."""
+    from videossl.data.object_actions import ACTIONS, render_web_still
+
+    seen = set()
+    for k in range(60):
+        action = ACTIONS[np.random.default_rng(k).integers(len(ACTIONS))]
+        if action not in ("car parked", "car driving") or action in seen:
+            continue
+        (f0, c0), (f1, c1) = (render_web_still(np.random.default_rng(k), 48, 1.0, blur_p=p) for p in (0.0, 1.0))
+        assert c0 == c1 and action in c0
+        assert np.array_equal(f0, f1) == (action == "car parked")
+        seen.add(action)
+    assert seen == {"car parked", "car driving"}
+
+
+def test_new_cli_flags_parse():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+    import lit_align
+    import lss_miniature
+
+    a = lit_align.parse_args(["--out", "x.safetensors"])
+    assert a.captions == "object" and a.q == 0.75  # the default is the shipped image model's run
+    a = lit_align.parse_args(["--out", "x.safetensors", "--captions", "web", "--q", "0.5"])
+    assert a.captions == "web" and a.q == 0.5
+    for bad in (["--captions", "alt"], ["--q", "1.5"]):
+        with pytest.raises(SystemExit):
+            lit_align.parse_args(["--out", "x"] + bad)
+    ap = lss_miniature.build_parser()
+    assert ap.parse_args(["init=image"]).clips == "sharp"
+    assert ap.parse_args(["init=image", "--clips", "blur"]).clips == "blur"
+    with pytest.raises(SystemExit):
+        ap.parse_args(["init=image", "--clips", "fuzzy"])

@@ -23,6 +23,17 @@ synthetic set reads this one too.
 caption ("a photo of a red ball near the bottom"): the captioned images a language-aligned *image*
 model is trained on (``eval/lit_align.py``). Captions name the object, its colour and where it is, never
 the action. A pure function of the generator passed in.
+
+``motion_blur=True`` (:func:`render_object_action`, the generators) is a "slow shutter": with probability
+:data:`BLUR_P` per clip the shutter stays open for :data:`SHUTTER` frame intervals, so each frame averages
+the object over its positions (radius, angle) in that span. A moving object smears along its path, a still one
+(a parked car) is unchanged, so a single frame carries a blur cue, as real photos of moving things do.
+``motion_blur=False`` (the default) is the sharp set of before, bit for bit.
+
+:func:`render_web_still` draws a frame of a random clip of the set (blurred as the videos are) with a web
+alt-text-like caption: with probability ``q`` it names the clip's action ("a photo of a red car driving near
+the bottom"), else only object, colour and place. The word is the clip's own, so it correlates with what the
+frame shows (blur, a ball in the air, a balloon high up) and with nothing else.
 """
 
 from __future__ import annotations
@@ -36,6 +47,9 @@ OBJECTS = ("ball", "car", "balloon", "wheel", "leaf")
 COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (50, 80, 220), "yellow": (230, 210, 40),
            "orange": (240, 130, 30), "purple": (150, 60, 190), "white": (235, 235, 235), "pink": (240, 120, 180)}
 GROUND = 0.8  # the ground line, as a share of the frame height
+BLUR_P = 0.75  # share of clips shot with the slow shutter (motion_blur=True)
+SHUTTER = 2.0  # exposure of a slow-shutter frame, in frame intervals (a real camera's blur is at most ~1)
+_SUB = 8  # positions averaged over one exposure
 
 
 def _colour(rng: np.random.Generator) -> tuple[str, np.ndarray]:
@@ -97,9 +111,13 @@ def _draw(frame: np.ndarray, obj: str, centre, radius: float, angle: float, colo
         raise ValueError(f"unknown object {obj!r}")
 
 
-def trajectory(action: str, rng: np.random.Generator, size: int, frames: int):
-    """Per-frame centre ``[T, 2]`` (x, y px), radius ``[T]`` and angle ``[T]`` of one clip of ``action``."""
-    t = np.linspace(0.0, 1.0, frames)
+def trajectory(action: str, rng: np.random.Generator, size: int, frames: int, times=None):
+    """Per-frame centre ``[T, 2]`` (x, y px), radius ``[T]`` and angle ``[T]`` of one clip of ``action``.
+
+    ``times`` (clip time, 0 = first frame, 1 = last) evaluates the same clip at other instants (the sub-frame
+    positions of a slow shutter); the random draws do not depend on it."""
+    t = np.linspace(0.0, 1.0, frames) if times is None else np.asarray(times, float)
+    frames = len(t)
     r0 = rng.uniform(0.09, 0.13) * size
     ground = GROUND * size
     x0 = rng.uniform(0.35, 0.65) * size
@@ -113,7 +131,8 @@ def trajectory(action: str, rng: np.random.Generator, size: int, frames: int):
         centre[:, 0] = size / 2 + sign * travel * (t - 0.5)
         centre[:, 1] = ground - (r0 if action == "ball rolling" else 0.65 * r0)
         if action == "ball rolling":
-            angle = angle + (centre[:, 0] - centre[0, 0]) / r0  # rolling without slipping
+            start = centre[0, 0] if times is None else size / 2 - sign * travel * 0.5  # where t = 0
+            angle = angle + (centre[:, 0] - start) / r0  # rolling without slipping
     elif action == "ball bouncing":
         height = rng.uniform(0.35, 0.5) * size
         centre[:, 0] = x0 + sign * 0.08 * size * t
@@ -139,16 +158,50 @@ def trajectory(action: str, rng: np.random.Generator, size: int, frames: int):
     return centre, radius, angle
 
 
-def render_object_action(action: str, rng: np.random.Generator, size: int = 112, frames: int = 16) -> np.ndarray:
-    """``uint8 [frames, size, size, 3]`` RGB frames of one clip of ``action`` (the object is its first word)."""
+def _exposure_times(frames: int, shutter: float) -> np.ndarray:
+    """``[frames, _SUB]`` clip times spanned by each frame's exposure (centred on the frame's instant)."""
+    dt = 1.0 / max(frames - 1, 1)
+    offsets = (np.arange(_SUB) + 0.5) / _SUB - 0.5
+    return np.linspace(0.0, 1.0, frames)[:, None] + shutter * dt * offsets[None]
+
+
+def _exposed(background: np.ndarray, obj: str, centre, radius, angle, colour) -> np.ndarray:
+    """The frame averaged over the exposure's ``len(radius)`` object poses on one background (integer
+    rounding: an object that did not move gives the sharp frame exactly)."""
+    acc = np.zeros(background.shape, np.int64)
+    for c, r, a in zip(centre, radius, angle):
+        f = background.copy()
+        _draw(f, obj, c, r, a, colour)
+        acc += f
+    n = len(radius)
+    return ((acc + n // 2) // n).astype(np.uint8)
+
+
+def render_object_action(action: str, rng: np.random.Generator, size: int = 112, frames: int = 16,
+                         motion_blur: bool = False, blur_p: float = BLUR_P) -> np.ndarray:
+    """``uint8 [frames, size, size, 3]`` RGB frames of one clip of ``action`` (the object is its first word).
+
+    ``motion_blur``: with probability ``blur_p`` the clip is shot with the slow shutter (module docstring)."""
+    shutter = SHUTTER if motion_blur and rng.random() < blur_p else 0.0
+    return _render_clip(action, rng, size, frames, shutter)
+
+
+def _render_clip(action: str, rng: np.random.Generator, size: int, frames: int, shutter: float) -> np.ndarray:
     obj = action.split()[0]
     _, colour = _colour(rng)
     tint = rng.uniform(60, 160, 3)
-    centre, radius, angle = trajectory(action, rng, size, frames)
+    if shutter:
+        centre, radius, angle = trajectory(action, rng, size, frames, _exposure_times(frames, shutter).ravel())
+        centre, radius, angle = (a.reshape(frames, _SUB, *a.shape[1:]) for a in (centre, radius, angle))
+    else:
+        centre, radius, angle = trajectory(action, rng, size, frames)
     out = np.empty((frames, size, size, 3), np.uint8)
     for i in range(frames):
         frame = _background(rng, size, tint)
-        _draw(frame, obj, centre[i], radius[i], angle[i], colour)
+        if shutter:
+            frame = _exposed(frame, obj, centre[i], radius[i], angle[i], colour)
+        else:
+            _draw(frame, obj, centre[i], radius[i], angle[i], colour)
         out[i] = frame
     return out
 
@@ -162,20 +215,44 @@ def render_still(rng: np.random.Generator, size: int = 112) -> tuple[np.ndarray,
     x = rng.uniform(0.15, 0.85)
     frame = _background(rng, size, rng.uniform(60, 160, 3))
     _draw(frame, obj, (x * size, y * size), radius, rng.uniform(0, 2 * np.pi), colour)
-    where = "near the top" if y < 0.38 else "near the bottom" if y > 0.62 else "in the middle"
-    return frame, f"a photo of a {cname} {obj} {where}"
+    return frame, f"a photo of a {cname} {obj} {_where(y)}"
+
+
+def _where(y: float) -> str:
+    """The caption's place for a centre at height ``y`` (share of the frame)."""
+    return "near the top" if y < 0.38 else "near the bottom" if y > 0.62 else "in the middle"
+
+
+def render_web_still(rng: np.random.Generator, size: int = 112, q: float = 0.75, frames: int = 16,
+                     blur_p: float = BLUR_P) -> tuple[np.ndarray, str]:
+    """One frame of a random clip of the set (slow shutter with probability ``blur_p``, as the blurred videos)
+    and its caption: object, colour, place and, with probability ``q``, the clip's action word."""
+    action = ACTIONS[rng.integers(len(ACTIONS))]
+    obj, word = action.split()
+    shutter = SHUTTER if rng.random() < blur_p else 0.0
+    i = int(rng.integers(frames))
+    cname, colour = _colour(rng)
+    times = _exposure_times(frames, shutter)[i] if shutter else np.linspace(0.0, 1.0, frames)[i:i + 1]
+    centre, radius, angle = trajectory(action, rng, size, frames, times)
+    frame = _exposed(_background(rng, size, rng.uniform(60, 160, 3)), obj, centre, radius, angle, colour)
+    name = f"{obj} {word}" if rng.random() < q else obj
+    return frame, f"a photo of a {cname} {name} {_where(centre.mean(0)[1] / size)}"
 
 
 def generate_object_actions(root, train_per_class: int = 12, test_per_class: int = 6, size: int = 112,
-                            frames: int = 16, seed: int = 0):
-    """Write the set in UCF101 layout (see :func:`videossl.data.actions.generate_actions`) and return ``root``."""
+                            frames: int = 16, seed: int = 0, motion_blur: bool = False):
+    """Write the set in UCF101 layout (see :func:`videossl.data.actions.generate_actions`) and return ``root``
+    (``motion_blur``: the slow-shutter set)."""
+    from functools import partial
+
     from videossl.data.actions import generate_actions
 
     return generate_actions(root, train_per_class, test_per_class, size, frames, seed, actions=ACTIONS,
-                            render=render_object_action)
+                            render=partial(render_object_action, motion_blur=motion_blur))
 
 
-def generate_unlabelled(root, per_class: int = 20, size: int = 112, frames: int = 16, seed: int = 1):
+def generate_unlabelled(root, per_class: int = 20, size: int = 112, frames: int = 16, seed: int = 1,
+                        motion_blur: bool = False):
     """``per_class`` clips of every action as ``ROOT/clip_NNNN.mp4`` in shuffled order, with no label anywhere
     (not in the names, not in a list): the training set of the concept objective. Returns ``root``."""
     from pathlib import Path
@@ -187,5 +264,5 @@ def generate_unlabelled(root, per_class: int = 20, size: int = 112, frames: int 
     jobs = [a for a in ACTIONS for _ in range(per_class)]
     order = rng.permutation(len(jobs))
     for k, j in enumerate(order):
-        write_mp4(root / f"clip_{k:04d}.mp4", render_object_action(jobs[j], rng, size, frames))
+        write_mp4(root / f"clip_{k:04d}.mp4", render_object_action(jobs[j], rng, size, frames, motion_blur))
     return root
