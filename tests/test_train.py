@@ -214,10 +214,13 @@ def test_cli_run_writes_logs_checkpoints_and_model(tmp_path, clip_csv):
         {"name": "phoning", "descriptions": ["a person talks on a phone"], "attributes": ["phone", "talking"]}]}))
     rc = main(["train", "--model", MODEL, "--concepts", str(concepts), "--data", str(one), "--out", str(tmp_path / "cli"),
                "--steps", "2", "--batch-size", "1", "--local-views", "1", "--frames", "2", "--workers", "0",
-               "--log-every", "1", "--objective-arg", "teacher_temp=0.02", "--momentum-teacher", "0.99"])
+               "--log-every", "1", "--objective-arg", "teacher_temp=0.02", "--momentum-teacher", "0.99",
+               "--ckpt-every", "1", "--keep-ckpts", "0"])
     run = tmp_path / "cli"
     assert rc == 0 and (run / "model.safetensors").exists() and (run / "checkpoints" / "latest.json").exists()
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2 and any((run / "tb").iterdir())
+    assert sorted(p.name for p in (run / "checkpoints").glob("step_*.safetensors")) == [  # --keep-ckpts 0: all
+        "step_0000001.safetensors", "step_0000002.safetensors"]
     config = json.loads((run / "config.json").read_text())
     assert config["objective_kwargs"] == {"teacher_temp": 0.02} and config["momentum_teacher"] == 0.99
 

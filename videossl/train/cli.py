@@ -50,6 +50,8 @@ def register(subparsers) -> None:
                    help="DataLoader worker processes decoding clips (0: in the main process; default 2)")
     add_renamed_flag(p, "--workers", "--loader-workers", "loader_workers", type=nonnegative_int)
     p.add_argument("--ckpt-every", type=positive_int, default=200)
+    p.add_argument("--keep-ckpts", type=nonnegative_int, default=2,
+                   help="checkpoints kept on disk, the newest (default 2; 0: every one, e.g. to evaluate steps)")
     p.add_argument("--log-every", type=positive_int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
@@ -132,7 +134,8 @@ def run(args) -> int:
                       batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
                       clip_grad=args.clip_grad, frames=args.frames, size=args.size, n_local=args.local_views,
                       frame_stride=args.frame_stride, workers=args.loader_workers, ckpt_every=args.ckpt_every,
-                      log_every=args.log_every, seed=args.seed, device=args.device, amp=not args.no_amp,
+                      keep_ckpts=args.keep_ckpts, log_every=args.log_every, seed=args.seed, device=args.device,
+                      amp=not args.no_amp,
                       resume=args.resume, stop_after=args.stop_after, momentum_teacher=args.momentum_teacher,
                       objective_kwargs=kwargs, progress=not args.no_progress)
     try:

@@ -70,6 +70,7 @@ class TrainConfig:
     frame_stride: int = 4
     workers: int = 2
     ckpt_every: int = 200
+    keep_ckpts: int = 2              # checkpoints kept (oldest deleted first); 0 keeps every one
     log_every: int = 10
     seed: int = 0
     device: str = "auto"
@@ -308,7 +309,7 @@ def train(cfg: TrainConfig) -> dict:
         if step % cfg.ckpt_every == 0 or step == end:
             if main:
                 last_good = str(save_checkpoint(run, step, student, teacher, objective, optimizer, frozen,
-                                                extra={"skipped": skipped}))
+                                                extra={"skipped": skipped}, keep=cfg.keep_ckpts))
             if world > 1:
                 dist.barrier()
 
