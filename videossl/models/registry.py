@@ -91,6 +91,7 @@ _MODELS = _T({
         "actions": PretrainedCfg("shipped", file="videossl-tiny-actions.safetensors", hint=TRAIN_HINT,
                                  notes="longer concept distillation: better clip embeddings, worse dense features")})}),
     "mobilenetv2-lit": _T({"builder": "lit:build_mobilenetv2_lit", "input_size": (96, 96), "freeze_trunk": True,
+                           "trainable_stages": 0,
                            "default": "video", "weights": _T({
         "image": PretrainedCfg("shipped", file="mobilenetv2-lit-image.safetensors", hint=LIT_HINT,
                                notes="the LiT image model (temporal layers zero): step 0 of the LSS run"),

@@ -60,6 +60,9 @@ def register(subparsers) -> None:
                    help="EMA teacher momentum at step 0 (cosine to 1 over the run)")
     p.add_argument("--objective-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="keyword argument of the objective, e.g. teacher_temp=0.01 (repeatable; VALUE read as JSON)")
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="option of the model's config, e.g. trainable_stages=1 for mobilenetv2-lit (repeatable; "
+                        "VALUE read as JSON); kept in config.json, and a resumed run must give the same")
     p.add_argument("--stop-after", type=positive_int, default=None,
                    help="stop after this step (schedules still span --steps)")
     add_progress_arg(p)
@@ -85,6 +88,11 @@ def preflight(args) -> None:
             if old.get(key) not in (None, getattr(args, key)):
                 raise InputError(config, f"this run was made with {flag} {old[key]}, not {getattr(args, key)}; "
                                          f"resume with {flag} {old[key]}, or use another --out")
+        model_kwargs = key_values("--model-arg", args.model_arg)
+        if old.get("model_kwargs", {}) != model_kwargs:
+            given = " ".join(f"--model-arg {k}={json.dumps(v)}" for k, v in old.get("model_kwargs", {}).items())
+            raise InputError(config, f"this run was made with model options {old.get('model_kwargs', {})}, not "
+                                     f"{model_kwargs}; resume with {given or 'no --model-arg'}, or use another --out")
     if args.resume:
         latest_checkpoint(out)  # damaged checkpoints: a note and the newest intact one, or one error line
     if args.concepts:
@@ -95,6 +103,23 @@ def preflight(args) -> None:
         list_videos(d)
 
 
+def key_values(flag: str, pairs: list[str]) -> dict:
+    """``["teacher_temp=0.01", "mode=x"]`` → ``{"teacher_temp": 0.01, "mode": "x"}`` (VALUE read as JSON when it
+    parses, else kept as text)."""
+    from videossl.errors import InputError
+
+    kwargs = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(None, f"{flag} expects KEY=VALUE, got {pair!r}")
+        try:
+            kwargs[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key.strip()] = value
+    return kwargs
+
+
 def objective_kwargs(name: str, pairs: list[str]) -> dict:
     """``["teacher_temp=0.01", ...]`` → ``{"teacher_temp": 0.01}``, checked against the objective's signature."""
     import inspect
@@ -102,15 +127,7 @@ def objective_kwargs(name: str, pairs: list[str]) -> dict:
     from videossl.errors import InputError
     from videossl.objectives import get_objective_class
 
-    kwargs = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(None, f"--objective-arg expects KEY=VALUE, got {pair!r}")
-        try:
-            kwargs[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            kwargs[key.strip()] = value
+    kwargs = key_values("--objective-arg", pairs)
     if kwargs:
         params = inspect.signature(get_objective_class(name).__init__).parameters
         if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
@@ -128,6 +145,7 @@ def run(args) -> int:
     if args.objective.startswith("concept") and not args.concepts:
         raise InputError(None, f"--concepts is required by the {args.objective!r} objective")
     kwargs = objective_kwargs(args.objective, args.objective_arg)
+    model_kwargs = key_values("--model-arg", args.model_arg)
     preflight(args)
     cfg = TrainConfig(data=args.data, out=args.out, concepts=args.concepts, model=args.model,
                       pretrained=args.pretrained, objective=args.objective, steps=args.steps,
@@ -137,7 +155,7 @@ def run(args) -> int:
                       keep_ckpts=args.keep_ckpts, log_every=args.log_every, seed=args.seed, device=args.device,
                       amp=not args.no_amp,
                       resume=args.resume, stop_after=args.stop_after, momentum_teacher=args.momentum_teacher,
-                      objective_kwargs=kwargs, progress=not args.no_progress)
+                      objective_kwargs=kwargs, model_kwargs=model_kwargs, progress=not args.no_progress)
     try:
         summary = train(cfg)
     except TrainingDiverged as exc:

@@ -79,6 +79,7 @@ class TrainConfig:
     stop_after: int | None = None    # stop (as if killed) after this step; the schedule still spans `steps`
     progress: bool = True            # a progress bar (tqdm; off when stderr is not a terminal)
     objective_kwargs: dict = field(default_factory=dict)
+    model_kwargs: dict = field(default_factory=dict)  # options of the model's config (create_model overrides)
 
 
 class MultiViewEncoder(nn.Module):
@@ -156,7 +157,7 @@ def build_parts(cfg: TrainConfig, device: torch.device, world: int = 1) -> Parts
     """Student (trained parameters found by a probe), frozen teacher copy, objective, AdamW."""
     from videossl.models import create_model
 
-    student = create_model(cfg.model, pretrained=cfg.pretrained, device=str(device))
+    student = create_model(cfg.model, pretrained=cfg.pretrained, device=str(device), **cfg.model_kwargs)
     obj_cls = get_objective_class(cfg.objective)
     views_cfg = ViewConfig.for_model(student, frames=cfg.frames, n_local=cfg.n_local, size=cfg.size,
                                      frame_stride=cfg.frame_stride)
