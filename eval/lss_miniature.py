@@ -12,7 +12,7 @@ Same data for every row:
 - **MOT** IDSW / IDF1 of the appearance + motion head on the 12 synthetic MOT sequences of seeds 0-5, against
   motion only (``compare_mot.quality``);
 - **dense check**: the largest difference between this row's ``encode_frames`` and the first row's on the real
-  frames (the trunk is frozen: it should be exactly 0).
+  frames (exactly 0 while the trunk is frozen; not with a trainable stage, ``--model-arg trainable_stages=1``).
 
 ``NAME=WEIGHTS`` per row (a ``mobilenetv2-lit`` tag such as ``image`` / ``video``, or a file); ``NAME=WEIGHTS@notemporal``
 evaluates that file with the temporal branch zeroed (the ablation: what the head alone learnt). Rows are cached as
@@ -60,8 +60,8 @@ def weights_file(weights: str, cache: Path) -> str:
 
     path = cache / (Path(weights.partition("@")[0]).stem + "-notemporal.safetensors")
     if not path.exists():
-        save_safetensors_atomic({k: v for k, v in load(weights).state_dict().items() if not k.startswith("trunk.")},
-                                path)
+        # the whole state: a file with a trained trunk stage (trainable_stages) keeps it
+        save_safetensors_atomic({k: v.contiguous() for k, v in load(weights).state_dict().items()}, path)
     return str(path)
 
 
