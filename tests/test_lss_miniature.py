@@ -73,8 +73,11 @@ def test_trainable_stages_train_only_the_last_stage():
     with torch.no_grad():  # same maps as the frozen model until the stage moves
         x = torch.randn(1, 3, 64, 64)
         assert torch.equal(m.encode_frames(x), create_model("mobilenetv2-lit", pretrained=None).encode_frames(x))
-    with pytest.raises(ValueError, match="trainable_stages"):
-        create_model("mobilenetv2-lit", pretrained=None, trainable_stages=5)
+    from videossl.errors import InputError
+
+    for bad in (5, -1, True, "1", 1.0):  # one line from the CLI (InputError), not a traceback
+        with pytest.raises(InputError, match="trainable_stages must be an integer from 0 to 4"):
+            create_model("mobilenetv2-lit", pretrained=None, trainable_stages=bad)
 
 
 def test_trained_stage_is_exported_and_reloads_strictly(tmp_path):

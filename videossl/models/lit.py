@@ -81,9 +81,11 @@ class MobileNetV2LiT(VideoModel):
     def __init__(self, input_size=(96, 96), embed_dim: int = 384, freeze_trunk: bool = True,
                  trainable_stages: int = 0):
         super().__init__()
-        if not (isinstance(trainable_stages, int) and 0 <= trainable_stages <= len(TRUNK_STAGES)):
-            raise ValueError(f"trainable_stages must be an integer from 0 to {len(TRUNK_STAGES)}, "
-                             f"got {trainable_stages!r}")
+        if not (type(trainable_stages) is int and 0 <= trainable_stages <= len(TRUNK_STAGES)):
+            from videossl.errors import InputError
+
+            raise InputError(None, f"mobilenetv2-lit: trainable_stages must be an integer from 0 to "
+                                   f"{len(TRUNK_STAGES)}, got {trainable_stages!r}")
         self.trunk = MobileNetV2Stride8(input_size)
         self.input_size = tuple(input_size)
         self.feat_dim = self.trunk.feat_dim
