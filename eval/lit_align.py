@@ -103,6 +103,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
+    torch.manual_seed(args.seed)  # the head's initialisation: without it two runs of one command differ
     model = create_model("mobilenetv2-lit", pretrained=None)
     feats, captions = still_features(model, args.stills + args.held_out, args.seed, captions=args.captions, q=args.q)
     t_feat = time.time() - t0

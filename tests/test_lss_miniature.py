@@ -287,3 +287,20 @@ def test_new_cli_flags_parse():
     assert ap.parse_args(["init=image", "--clips", "blur"]).clips == "blur"
     with pytest.raises(SystemExit):
         ap.parse_args(["init=image", "--clips", "fuzzy"])
+
+
+def test_lit_align_is_deterministic(tmp_path):
+    """Two runs of one lit_align command write the same head (the head's initialisation is seeded too)."""
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+    import lit_align
+
+    for name in ("a", "b"):
+        assert lit_align.main(["--out", str(tmp_path / f"{name}.safetensors"), "--stills", "48", "--held-out", "8",
+                               "--steps", "3", "--captions", "web"]) == 0
+    a, b = (load_file(str(tmp_path / f"{n}.safetensors")) for n in ("a", "b"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
