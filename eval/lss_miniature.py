@@ -52,7 +52,7 @@ def load(weights: str):
     return model
 
 
-def weights_file(weights: str, cache: Path) -> str:
+def weights_file(weights: str, cache: Path, model) -> str:
     """A file ``unitrack eval`` can load for this row (the ablation's zeroed branch saved once)."""
     if "@" not in weights:
         return weights
@@ -60,8 +60,8 @@ def weights_file(weights: str, cache: Path) -> str:
 
     path = cache / (Path(weights.partition("@")[0]).stem + "-notemporal.safetensors")
     if not path.exists():
-        # the whole state: a file with a trained trunk stage (trainable_stages) keeps it
-        save_safetensors_atomic({k: v.contiguous() for k, v in load(weights).state_dict().items()}, path)
+        # the whole state of the row's loaded model: a trained trunk stage (trainable_stages) is kept
+        save_safetensors_atomic(model.state_dict(), path)
     return str(path)
 
 
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             row = {"weights": weights, **({"clips": args.clips} if args.clips != "sharp" else {})}
         model = load(weights)
         ref = ref or model
-        wfile = weights_file(weights, cache)
+        wfile = weights_file(weights, cache, model)
         todo = {"actions": lambda: action_scores(model, cache, args.train_per_class, args.test_per_class, args.clips),
                 "vos": lambda: vos_jf(wfile, None),
                 "mot": lambda: mot_scores(wfile),

@@ -69,7 +69,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def preflight(args) -> None:
+def preflight(args, model_kwargs: dict) -> None:
     """Everything that can be checked before the model is built: the run folder is writable, a resumed
     run is this model's and has an intact checkpoint, the concept file and the data can be read."""
     from videossl.errors import InputError
@@ -88,7 +88,6 @@ def preflight(args) -> None:
             if old.get(key) not in (None, getattr(args, key)):
                 raise InputError(config, f"this run was made with {flag} {old[key]}, not {getattr(args, key)}; "
                                          f"resume with {flag} {old[key]}, or use another --out")
-        model_kwargs = key_values("--model-arg", args.model_arg)
         if old.get("model_kwargs", {}) != model_kwargs:
             given = " ".join(f"--model-arg {k}={json.dumps(v)}" for k, v in old.get("model_kwargs", {}).items())
             raise InputError(config, f"this run was made with model options {old.get('model_kwargs', {})}, not "
@@ -146,7 +145,7 @@ def run(args) -> int:
         raise InputError(None, f"--concepts is required by the {args.objective!r} objective")
     kwargs = objective_kwargs(args.objective, args.objective_arg)
     model_kwargs = key_values("--model-arg", args.model_arg)
-    preflight(args)
+    preflight(args, model_kwargs)
     cfg = TrainConfig(data=args.data, out=args.out, concepts=args.concepts, model=args.model,
                       pretrained=args.pretrained, objective=args.objective, steps=args.steps,
                       batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
