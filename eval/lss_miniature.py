@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import hashlib
 import json
 import sys
 import tempfile
@@ -58,7 +59,10 @@ def weights_file(weights: str, cache: Path, model) -> str:
         return weights
     from videossl.utils import save_safetensors_atomic
 
-    path = cache / (Path(weights.partition("@")[0]).stem + "-notemporal.safetensors")
+    source = Path(weights.partition("@")[0])
+    # the stem alone collides: every run's export is called model.safetensors
+    tag = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:8]
+    path = cache / f"{source.stem}-{tag}-notemporal.safetensors"
     if not path.exists():
         # the whole state of the row's loaded model: a trained trunk stage (trainable_stages) is kept
         save_safetensors_atomic(model.state_dict(), path)

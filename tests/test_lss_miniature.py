@@ -304,3 +304,26 @@ def test_lit_align_is_deterministic(tmp_path):
                                "--steps", "3", "--captions", "web"]) == 0
     a, b = (load_file(str(tmp_path / f"{n}.safetensors")) for n in ("a", "b"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_notemporal_files_of_two_runs_do_not_collide(tmp_path):
+    """Every run exports model.safetensors: the zeroed-branch files of two runs must be two files."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+    import lss_miniature
+
+    class Model:
+        def __init__(self, v):
+            self.v = v
+
+        def state_dict(self):
+            return {"w": torch.full((1,), self.v)}
+
+    a = lss_miniature.weights_file(str(tmp_path / "a" / "model.safetensors") + "@notemporal", tmp_path, Model(1.0))
+    b = lss_miniature.weights_file(str(tmp_path / "b" / "model.safetensors") + "@notemporal", tmp_path, Model(2.0))
+    assert a != b
+    from safetensors.torch import load_file
+
+    assert float(load_file(a)["w"]) == 1.0 and float(load_file(b)["w"]) == 2.0
