@@ -261,6 +261,9 @@ def test_cli_model_args_reach_the_model_and_a_resume_must_repeat_them(tmp_path, 
     capsys.readouterr()
     assert main(common + ["--resume"]) == 2
     assert "resume with --model-arg grad_checkpointing=false" in capsys.readouterr().err
+    for damaged in ("{not json", "[1, 2]"):  # a damaged config.json is rewritten: only the checkpoints are checked
+        (tmp_path / "r" / "config.json").write_text(damaged)
+        assert main(common + ["--resume", "--model-arg", "grad_checkpointing=false"]) == 0, capsys.readouterr().err
 
 
 def test_kill_and_resume_equals_uninterrupted(tmp_path, clip_csv):

@@ -84,11 +84,13 @@ def preflight(args, model_kwargs: dict) -> None:
             old = json.loads(config.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError):
             old = {}  # a damaged config.json is rewritten by this run; the checkpoint check below still holds
+        if not isinstance(old, dict):
+            old = {}  # valid JSON but not a run config (a list, a number): as damaged
         for key, flag in (("model", "--model"), ("objective", "--objective")):
             if old.get(key) not in (None, getattr(args, key)):
                 raise InputError(config, f"this run was made with {flag} {old[key]}, not {getattr(args, key)}; "
                                          f"resume with {flag} {old[key]}, or use another --out")
-        if old.get("model_kwargs", {}) != model_kwargs:
+        if old and old.get("model_kwargs", {}) != model_kwargs:  # damaged ({}): nothing to compare against
             given = " ".join(f"--model-arg {k}={json.dumps(v)}" for k, v in old.get("model_kwargs", {}).items())
             raise InputError(config, f"this run was made with model options {old.get('model_kwargs', {})}, not "
                                      f"{model_kwargs}; resume with {given or 'no --model-arg'}, or use another --out")
